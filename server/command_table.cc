@@ -1,0 +1,58 @@
+#include "server/command_table.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace eventful::server {
+namespace {
+
+std::string Upper(std::string_view s) {
+  std::string u(s);
+  std::transform(u.begin(), u.end(), u.begin(), [](unsigned char c) { return std::toupper(c); });
+  return u;
+}
+
+const CommandTable* g_table = nullptr;
+
+}  // namespace
+
+void CommandTable::Register(CommandSpec spec) {
+  index_[std::string(spec.name)] = specs_.size();
+  specs_.push_back(spec);
+}
+
+const CommandSpec* CommandTable::Find(std::string_view name) const {
+  auto it = index_.find(Upper(name));
+  return it == index_.end() ? nullptr : &specs_[it->second];
+}
+
+void CommandTable::Dispatch(CommandContext& ctx) const {
+  const std::string_view name = ctx.argv[0];
+  const CommandSpec* spec = Find(name);
+  if (!spec) {
+    ctx.out.Error("ERR unknown command '" + std::string(name) + "'");
+    return;
+  }
+  const int argc = static_cast<int>(ctx.argv.size());
+  if (argc < spec->min_args || (spec->max_args >= 0 && argc > spec->max_args)) {
+    std::string lower(spec->name);
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    ctx.out.Error("ERR wrong number of arguments for '" + lower + "' command");
+    return;
+  }
+  if (!(spec->flags & kNoAuth) && !ctx.session.identity.authenticated) {
+    ctx.out.Error("NOAUTH Authentication required.");
+    return;
+  }
+  if ((spec->flags & kAdmin) && !ctx.session.identity.admin) {
+    ctx.out.Error("NOPERM this command needs admin rights");
+    return;
+  }
+  ctx.server.total_commands.fetch_add(1, std::memory_order_relaxed);
+  spec->handler(ctx);
+}
+
+const CommandTable& GlobalCommandTable() { return *g_table; }
+void SetGlobalCommandTable(const CommandTable* table) { g_table = table; }
+
+}  // namespace eventful::server

@@ -1,0 +1,55 @@
+// Parse, then execute: every command's JSON argument is turned into a typed request here, with a
+// precise error (PROTOCOL.md §8: ERR for shape/type, INVALID for content rules, NOPERM for system
+// streams, LIMIT for sizes) before anything touches the store. The one simdjson translation unit.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "storage/append.h"
+#include "storage/names.h"
+#include "storage/status.h"
+#include "storage/store.h"
+
+namespace eventful::server {
+
+struct RequestLimits {
+  uint64_t max_events_per_add = 10000;
+};
+
+inline constexpr uint64_t kDefaultGetLimit = 1000;
+inline constexpr uint64_t kDefaultGetAllLimit = 100;
+inline constexpr uint64_t kDefaultListLimit = 100;
+inline constexpr uint64_t kMaxPageLimit = 10000;
+
+Status ParseAddRequest(std::string_view json, const RequestLimits& limits, storage::AppendRequest* out);
+Status ParseGetRequest(std::string_view json, storage::ReadRequest* out);
+
+struct GetAllRequest {
+  std::variant<uint64_t, std::string> offset = uint64_t{0};  // position, or event id
+  uint64_t limit = kDefaultGetAllLimit;
+  storage::LogFilter filter;
+};
+// `json` empty = no argument (all defaults).
+Status ParseGetAllRequest(std::string_view json, GetAllRequest* out);
+
+struct EventGetRequest {
+  bool by_hash = false;
+  std::string key;  // the hash (hex) or the id
+};
+Status ParseEventGetRequest(std::string_view json, EventGetRequest* out);
+
+struct ListRequest {
+  std::optional<storage::Pattern> pattern;
+  std::string after;
+  uint64_t limit = kDefaultListLimit;
+};
+Status ParseListRequest(std::string_view json, ListRequest* out);
+
+// VERIFY {"stream"?}; `json` empty = whole store.
+Status ParseVerifyRequest(std::string_view json, std::optional<std::string>* stream);
+
+}  // namespace eventful::server

@@ -1,0 +1,16 @@
+// Secrets: generation, salted check values, constant-time comparison.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace eventful::server {
+
+// prefix + 43 base64url characters (32 random bytes from OpenSSL RAND_bytes).
+std::string GenerateSecret(std::string_view prefix);
+// "pbkdf2-sha256$<iterations>$<salt b64url>$<hash b64url>" with a fresh 16-byte salt.
+std::string MakeSecretCheck(std::string_view secret);
+// Recomputes and compares in constant time (CRYPTO_memcmp). False for a malformed check value.
+bool VerifySecretCheck(std::string_view check, std::string_view secret);
+
+}  // namespace eventful::server

@@ -1,0 +1,45 @@
+// The RocksDB column families of the store and their key/value layouts (docs/storage.md).
+//
+//   events   stream_id u64 BE | version u64 BE      -> event JSON (PROTOCOL.md §5, contract order)
+//   log      position u64 BE                        -> stream_id u64 BE | version u64 BE
+//   ids      event id bytes                         -> stream_id u64 BE | version u64 BE
+//   hashes   raw 32-byte event hash                 -> stream_id u64 BE | version u64 BE
+//   streams  stream name bytes                      -> stream_id u64 BE | Frontier (merkle.h)
+//   merkle   tree u64 BE | level u8 | index u64 BE  -> raw 32-byte node (levels >= 1; tree 0 = log)
+//   meta     ASCII key                              -> value (see kMeta* below)
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace eventful::storage {
+
+enum class Cf : uint8_t { kDefault, kEvents, kLog, kIds, kHashes, kStreams, kMerkle, kMeta, kCount };
+
+inline constexpr std::array<std::string_view, static_cast<size_t>(Cf::kCount)> kCfNames = {
+    "default", "events", "log", "ids", "hashes", "streams", "merkle", "meta"};
+
+static_assert(kCfNames[static_cast<size_t>(Cf::kDefault)] == "default");
+static_assert(kCfNames[static_cast<size_t>(Cf::kEvents)] == "events");
+static_assert(kCfNames[static_cast<size_t>(Cf::kLog)] == "log");
+static_assert(kCfNames[static_cast<size_t>(Cf::kIds)] == "ids");
+static_assert(kCfNames[static_cast<size_t>(Cf::kHashes)] == "hashes");
+static_assert(kCfNames[static_cast<size_t>(Cf::kStreams)] == "streams");
+static_assert(kCfNames[static_cast<size_t>(Cf::kMerkle)] == "merkle");
+static_assert(kCfNames[static_cast<size_t>(Cf::kMeta)] == "meta");
+
+// meta keys
+inline constexpr std::string_view kMetaFormatVersion = "format_version";  // u64 BE
+inline constexpr std::string_view kMetaLogFrontier = "log_frontier";      // Frontier of the log
+inline constexpr std::string_view kMetaStreamCount = "stream_count";      // u64 BE
+inline constexpr std::string_view kMetaNextStreamId = "next_stream_id";   // u64 BE (ids from 1)
+inline constexpr std::string_view kMetaLastAddedAt = "last_added_at";     // i64 ms as u64 BE
+inline constexpr std::string_view kMetaLastEventId = "last_event_id";     // event id bytes
+
+// The on-disk format this binary writes and reads. A newer one in the store refuses to open.
+inline constexpr uint64_t kFormatVersion = 1;
+// Tree id of the global log in the merkle CF; stream trees use their stream id (>= 1).
+inline constexpr uint64_t kLogTreeId = 0;
+
+}  // namespace eventful::storage

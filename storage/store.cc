@@ -1,0 +1,512 @@
+// Store: opening RocksDB and the group-commit writer. Reads are in store_read.cc, VERIFY in
+// store_verify.cc. The key and value layouts are in column_families.h and docs/storage.md.
+#include "storage/store.h"
+
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "storage/clock.h"
+#include "storage/codec.h"
+#include "storage/event.h"
+#include "storage/store_impl.h"
+
+namespace eventful::storage {
+namespace {
+
+constexpr size_t kMaxCachedStreams = 1'000'000;
+
+rocksdb::Slice S(std::string_view v) { return {v.data(), v.size()}; }
+
+std::string HashBytes(const Hash& h) { return std::string(reinterpret_cast<const char*>(h.data()), h.size()); }
+
+}  // namespace
+
+std::string EventKey(uint64_t stream_id, uint64_t version) {
+  std::string k;
+  k.reserve(16);
+  PutU64BE(&k, stream_id);
+  PutU64BE(&k, version);
+  return k;
+}
+
+std::string MerkleKey(uint64_t tree, int level, uint64_t index) {
+  std::string k;
+  k.reserve(17);
+  PutU64BE(&k, tree);
+  k.push_back(static_cast<char>(level));
+  PutU64BE(&k, index);
+  return k;
+}
+
+std::string EncodeStreamState(const StreamState& s) {
+  std::string out;
+  PutU64BE(&out, s.id);
+  out += s.frontier.Encode();
+  return out;
+}
+
+bool DecodeStreamState(std::string_view in, StreamState* out) {
+  if (in.size() < 8) return false;
+  out->id = GetU64BE(in);
+  return Frontier::Decode(in.substr(8), &out->frontier);
+}
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsCorruption()) return Status::Err("storage corruption while " + std::string(what) + ": " + s.ToString());
+  return Status::Err("storage error while " + std::string(what) + ": " + s.ToString());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Open / close
+
+Status StoreImpl::Open() {
+  rocksdb::Options db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.IncreaseParallelism(2);
+  db_options.paranoid_checks = true;
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(64u << 20);
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
+  rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (std::string_view name : kCfNames) descriptors.emplace_back(std::string(name), cf_options);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, options_.path, descriptors, &handles, &raw);
+  if (!s.ok()) return FromRocks(s, "opening " + options_.path);
+  db_.reset(raw);
+  std::copy(handles.begin(), handles.end(), handles_.begin());
+
+  // Format version: written into a new store, checked in an existing one.
+  std::string value;
+  s = db_->Get(rocksdb::ReadOptions(), cf(Cf::kMeta), S(kMetaFormatVersion), &value);
+  if (s.IsNotFound()) {
+    rocksdb::WriteBatch batch;
+    (void)batch.Put(cf(Cf::kMeta), S(kMetaFormatVersion), U64Key(kFormatVersion));
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    Status st = FromRocks(db_->Write(wo, &batch), "initialising the store");
+    if (!st.ok()) return st;
+  } else if (!s.ok()) {
+    return FromRocks(s, "reading the format version");
+  } else {
+    if (value.size() != 8) return Status::Err("storage corruption: bad format_version record");
+    uint64_t version = GetU64BE(value);
+    if (version > kFormatVersion) {
+      return Status::Err("the data directory has on-disk format version " + std::to_string(version) +
+                         ", newer than this binary supports (" + std::to_string(kFormatVersion) +
+                         "); upgrade eventful");
+    }
+  }
+
+  auto read_u64 = [&](std::string_view key, uint64_t* out) -> Status {
+    std::string v;
+    rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), cf(Cf::kMeta), S(key), &v);
+    if (rs.IsNotFound()) return Status::Ok();
+    if (!rs.ok()) return FromRocks(rs, "reading meta");
+    if (v.size() != 8) return Status::Err("storage corruption: bad meta record " + std::string(key));
+    *out = GetU64BE(v);
+    return Status::Ok();
+  };
+  std::string frontier;
+  s = db_->Get(rocksdb::ReadOptions(), cf(Cf::kMeta), S(kMetaLogFrontier), &frontier);
+  if (s.ok()) {
+    if (!Frontier::Decode(frontier, &log_)) return Status::Err("storage corruption: bad log frontier record");
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s, "reading the log frontier");
+  }
+  uint64_t last_added = 0;
+  Status st = read_u64(kMetaStreamCount, &stream_count_);
+  if (st.ok()) st = read_u64(kMetaNextStreamId, &next_stream_id_);
+  if (st.ok()) st = read_u64(kMetaLastAddedAt, &last_added);
+  if (!st.ok()) return st;
+  last_added_at_ = static_cast<int64_t>(last_added);
+  s = db_->Get(rocksdb::ReadOptions(), cf(Cf::kMeta), S(kMetaLastEventId), &last_event_id_);
+  if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "reading meta");
+  if (next_stream_id_ == 0) next_stream_id_ = 1;
+
+  committer_ = std::thread([this] { CommitterLoop(); });
+  return Status::Ok();
+}
+
+StoreImpl::~StoreImpl() {
+  {
+    std::lock_guard lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (committer_.joinable()) committer_.join();
+  if (db_) {
+    for (auto* h : handles_) {
+      if (h) (void)db_->DestroyColumnFamilyHandle(h);
+    }
+    (void)db_->Close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lookups shared by the committer and the readers
+
+Status StoreImpl::LookupStream(std::string_view name, std::optional<StreamState>* out) {
+  {
+    std::shared_lock lock(state_mu_);
+    auto it = streams_.find(std::string(name));
+    if (it != streams_.end()) {
+      *out = it->second;
+      return Status::Ok();
+    }
+  }
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(Cf::kStreams), S(name), &value);
+  if (s.IsNotFound()) {
+    out->reset();
+    return Status::Ok();
+  }
+  if (!s.ok()) return FromRocks(s, "reading stream '" + std::string(name) + "'");
+  StreamState state;
+  if (!DecodeStreamState(value, &state)) {
+    return Status::Err("storage corruption: bad record for stream '" + std::string(name) + "'");
+  }
+  *out = std::move(state);
+  return Status::Ok();
+}
+
+Status StoreImpl::LoadEvent(uint64_t stream_id, uint64_t version, EventRef* out) {
+  if (auto hit = cache_.Find(stream_id, version)) {
+    *out = std::move(hit);
+    return Status::Ok();
+  }
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(Cf::kEvents), S(EventKey(stream_id, version)), &value);
+  if (s.IsNotFound()) {
+    out->reset();
+    return Status::Ok();
+  }
+  if (!s.ok()) return FromRocks(s, "reading an event");
+  *out = std::make_shared<const std::string>(std::move(value));
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The committer
+
+struct StoreImpl::Group {
+  rocksdb::WriteBatch batch;
+  std::unordered_map<std::string, StreamState> streams;  // staged state of touched streams
+  std::unordered_map<std::string, EventRef> ids;         // event ids staged in this group
+  Frontier log;
+  uint64_t stream_count = 0;
+  uint64_t next_stream_id = 1;
+  int64_t last_added_at = 0;
+  std::string last_event_id;
+  struct CacheEntry {
+    uint64_t stream_id;
+    uint64_t version;
+    EventRef event;
+  };
+  std::vector<CacheEntry> cache_inserts;
+};
+
+void StoreImpl::Append(AppendRequest request, Store::AppendCallback done) {
+  {
+    std::lock_guard lock(queue_mu_);
+    if (!stopping_) {
+      queue_.push_back(Job{std::move(request), std::move(done)});
+      queue_cv_.notify_one();
+      return;
+    }
+  }
+  done(Status::Err("server is shutting down"), {});
+}
+
+void StoreImpl::CommitterLoop() {
+  std::vector<Job> jobs;
+  for (;;) {
+    {
+      std::unique_lock lock(queue_mu_);
+      queue_cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+      if (queue_.empty()) return;  // stopping and drained
+      jobs.swap(queue_);
+    }
+    CommitGroup(jobs);
+    jobs.clear();
+  }
+}
+
+Status StoreImpl::StreamFor(Group& group, std::string_view name, StreamState** out) {
+  auto it = group.streams.find(std::string(name));
+  if (it == group.streams.end()) {
+    std::optional<StreamState> committed;
+    Status s = LookupStream(name, &committed);
+    if (!s.ok()) return s;
+    it = group.streams.emplace(std::string(name), committed.value_or(StreamState{})).first;
+  }
+  *out = &it->second;
+  return Status::Ok();
+}
+
+Status StoreImpl::FindId(Group& group, std::string_view id, bool* found, EventRef* event) {
+  auto it = group.ids.find(std::string(id));
+  if (it != group.ids.end()) {
+    *found = true;
+    *event = it->second;
+    return Status::Ok();
+  }
+  std::string key;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(Cf::kIds), S(id), &key);
+  if (s.IsNotFound()) {
+    *found = false;
+    return Status::Ok();
+  }
+  if (!s.ok()) return FromRocks(s, "reading the id index");
+  if (key.size() != 16) return Status::Err("storage corruption: bad id index entry for '" + std::string(id) + "'");
+  *found = true;
+  Status st = LoadEvent(GetU64BE(key), GetU64BE(std::string_view(key).substr(8)), event);
+  if (st.ok() && !*event) return Status::Err("storage corruption: id index names a missing event");
+  return st;
+}
+
+// Idempotency (PROTOCOL.md §6 ADD, §8): decided before the expected-version checks.
+Status StoreImpl::CheckReplay(Group& group, const AppendRequest& req, bool* replay, std::vector<EventRef>* events) {
+  *replay = false;
+  std::unordered_set<std::string_view> seen;
+  size_t total = 0, with_id = 0, found_count = 0;
+  std::vector<EventRef> stored;
+  std::string first_found;
+  for (const auto& sa : req.streams) {
+    for (const auto& ev : sa.events) {
+      ++total;
+      if (!ev.id) continue;
+      ++with_id;
+      if (!seen.insert(*ev.id).second) return Status::Conflict("event id '" + *ev.id + "' appears twice in the request");
+      bool found = false;
+      EventRef ref;
+      Status s = FindId(group, *ev.id, &found, &ref);
+      if (!s.ok()) return s;
+      if (found) {
+        if (found_count++ == 0) first_found = *ev.id;
+        stored.push_back(std::move(ref));
+      }
+    }
+  }
+  if (found_count == 0) return Status::Ok();
+  if (with_id != total || found_count != total) {
+    return Status::Conflict("event id '" + first_found + "' already exists");
+  }
+  // Every id exists: an exact replay returns the stored events, anything else conflicts.
+  size_t i = 0;
+  uint64_t prev_position = 0;
+  for (const auto& sa : req.streams) {
+    for (const auto& ev : sa.events) {
+      Event e;
+      std::string why;
+      if (!ParseEventJson(*stored[i], &e, &why)) return Status::Err("storage corruption: stored event unreadable: " + why);
+      const std::string causation = ev.causation_id.value_or(*ev.id);
+      const std::string correlation = ev.correlation_id.value_or(causation);
+      if (e.stream != sa.stream || e.type != ev.type || !(e.data == ev.data) || !(e.metadata == ev.metadata) ||
+          e.causation_id != causation || e.correlation_id != correlation) {
+        return Status::Conflict("event id '" + *ev.id + "' already exists with other content");
+      }
+      if (i > 0 && e.position != prev_position + 1) {
+        return Status::Conflict("event id '" + *ev.id + "' already exists at another place in the log");
+      }
+      prev_position = e.position;
+      ++i;
+    }
+  }
+  *replay = true;
+  *events = std::move(stored);
+  return Status::Ok();
+}
+
+Status StoreImpl::StageJob(Group& group, const AppendRequest& req, std::vector<EventRef>* out, bool* wrote) {
+  *wrote = false;
+  bool replay = false;
+  Status s = CheckReplay(group, req, &replay, out);
+  if (!s.ok() || replay) return s;
+
+  // Expected versions, against the committed state plus earlier jobs of this group.
+  std::vector<StreamState*> states;
+  for (const auto& sa : req.streams) {
+    StreamState* st = nullptr;
+    s = StreamFor(group, sa.stream, &st);
+    if (!s.ok()) return s;
+    const uint64_t current = st->frontier.size;
+    if (sa.expected.kind == ExpectedVersion::Kind::kExact && sa.expected.version != current) {
+      return Status::Conflict("expected version " + std::to_string(sa.expected.version) + " but stream '" +
+                              sa.stream + "' is at version " + std::to_string(current));
+    }
+    if (sa.expected.kind == ExpectedVersion::Kind::kExists && current == 0) {
+      return Status::Conflict("expected version exists but stream '" + sa.stream + "' is at version 0");
+    }
+    states.push_back(st);
+  }
+
+  // Build every event (ids, versions, positions, hashes) before changing anything.
+  const int64_t added_ms = std::max(NowMs(), group.last_added_at);
+  const std::string added_at = FormatRfc3339Ms(added_ms);
+  struct Built {
+    size_t stream_index;
+    Event event;
+    Hash leaf;
+    EventRef json;
+  };
+  std::vector<Built> built;
+  std::unordered_set<std::string> new_ids;
+  uint64_t position = group.log.size;
+  for (size_t si = 0; si < req.streams.size(); ++si) {
+    const auto& sa = req.streams[si];
+    uint64_t version = states[si]->frontier.size;
+    for (const auto& in : sa.events) {
+      Built b;
+      b.stream_index = si;
+      Event& e = b.event;
+      if (in.id) {
+        e.id = *in.id;
+      } else {
+        for (;;) {  // a client may have stored an id that looks like one of ours
+          e.id = ulids_.Next(added_ms);
+          bool taken = false;
+          EventRef ignored;
+          s = FindId(group, e.id, &taken, &ignored);
+          if (!s.ok()) return s;
+          if (!taken && !new_ids.contains(e.id)) break;
+        }
+      }
+      new_ids.insert(e.id);
+      e.stream = sa.stream;
+      e.version = ++version;
+      e.position = ++position;
+      e.type = in.type;
+      e.data = in.data;
+      e.metadata = in.metadata;
+      e.causation_id = in.causation_id.value_or(e.id);
+      e.correlation_id = in.correlation_id.value_or(e.causation_id);
+      e.added_at = added_at;
+      e.actor = req.actor;
+      const std::string canonical = CanonicalJson(e);
+      if (canonical.size() > options_.max_event_bytes) {
+        return Status::Limit("event " + std::to_string(built.size() + 1) + " is " + std::to_string(canonical.size()) +
+                             " bytes as canonical JSON, over the limit of " +
+                             std::to_string(options_.max_event_bytes));
+      }
+      b.leaf = LeafHash(canonical);
+      e.hash = ToHex(b.leaf);
+      b.json = std::make_shared<const std::string>(EventJson(e));
+      built.push_back(std::move(b));
+    }
+  }
+
+  // Apply: all effects of this request go into the group's WriteBatch.
+  auto& batch = group.batch;
+  for (auto& b : built) {
+    StreamState* st = states[b.stream_index];
+    if (st->id == 0) {
+      st->id = group.next_stream_id++;
+      ++group.stream_count;
+    }
+    const std::string key = EventKey(st->id, b.event.version);
+    (void)batch.Put(cf(Cf::kEvents), key, *b.json);
+    (void)batch.Put(cf(Cf::kLog), U64Key(b.event.position), key);
+    (void)batch.Put(cf(Cf::kIds), b.event.id, key);
+    (void)batch.Put(cf(Cf::kHashes), HashBytes(b.leaf), key);
+    const uint64_t tree = st->id;
+    st->frontier.Append(b.leaf, [&](int level, uint64_t index, const Hash& node) {
+      if (level > 0) (void)batch.Put(cf(Cf::kMerkle), MerkleKey(tree, level, index), HashBytes(node));
+    });
+    group.log.Append(b.leaf, [&](int level, uint64_t index, const Hash& node) {
+      if (level > 0) (void)batch.Put(cf(Cf::kMerkle), MerkleKey(kLogTreeId, level, index), HashBytes(node));
+    });
+    group.ids.emplace(b.event.id, b.json);
+    group.cache_inserts.push_back({st->id, b.event.version, b.json});
+    out->push_back(b.json);
+  }
+  for (size_t si = 0; si < req.streams.size(); ++si) {
+    (void)batch.Put(cf(Cf::kStreams), req.streams[si].stream, EncodeStreamState(*states[si]));
+  }
+  group.last_added_at = added_ms;
+  group.last_event_id = built.back().event.id;
+  *wrote = true;
+  return Status::Ok();
+}
+
+void StoreImpl::CommitGroup(std::vector<Job>& jobs) {
+  Group group;
+  {
+    std::shared_lock lock(state_mu_);
+    group.log = log_;
+    group.stream_count = stream_count_;
+    group.next_stream_id = next_stream_id_;
+    group.last_added_at = last_added_at_;
+    group.last_event_id = last_event_id_;
+  }
+  std::vector<std::pair<Status, std::vector<EventRef>>> results(jobs.size());
+  std::vector<bool> writes(jobs.size(), false);
+  bool any_write = false;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    bool wrote = false;
+    results[i].first = StageJob(group, jobs[i].request, &results[i].second, &wrote);
+    if (!results[i].first.ok()) results[i].second.clear();
+    writes[i] = wrote;
+    any_write = any_write || wrote;
+  }
+
+  if (any_write) {
+    auto& batch = group.batch;
+    (void)batch.Put(cf(Cf::kMeta), S(kMetaLogFrontier), group.log.Encode());
+    (void)batch.Put(cf(Cf::kMeta), S(kMetaStreamCount), U64Key(group.stream_count));
+    (void)batch.Put(cf(Cf::kMeta), S(kMetaNextStreamId), U64Key(group.next_stream_id));
+    (void)batch.Put(cf(Cf::kMeta), S(kMetaLastAddedAt), U64Key(static_cast<uint64_t>(group.last_added_at)));
+    (void)batch.Put(cf(Cf::kMeta), S(kMetaLastEventId), group.last_event_id);
+    rocksdb::WriteOptions wo;
+    wo.sync = options_.sync;
+    Status s = FromRocks(db_->Write(wo, &batch), "writing events");
+    if (!s.ok()) {
+      for (size_t i = 0; i < jobs.size(); ++i) {
+        if (writes[i]) results[i] = {s, {}};
+      }
+    } else {
+      std::unique_lock lock(state_mu_);
+      if (streams_.size() + group.streams.size() > kMaxCachedStreams) streams_.clear();
+      for (auto& [name, state] : group.streams) {
+        if (state.frontier.size > 0) streams_.insert_or_assign(name, std::move(state));
+      }
+      log_ = group.log;
+      stream_count_ = group.stream_count;
+      next_stream_id_ = group.next_stream_id;
+      last_added_at_ = group.last_added_at;
+      last_event_id_ = group.last_event_id;
+    }
+    if (s.ok()) {
+      for (auto& c : group.cache_inserts) cache_.Insert(c.stream_id, c.version, std::move(c.event));
+    }
+  }
+  for (size_t i = 0; i < jobs.size(); ++i) jobs[i].done(std::move(results[i].first), std::move(results[i].second));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Facade
+
+Store::Store(std::unique_ptr<StoreImpl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
+  auto impl = std::make_unique<StoreImpl>(options);
+  Status s = impl->Open();
+  if (!s.ok()) return s;
+  out->reset(new Store(std::move(impl)));
+  return Status::Ok();
+}
+
+void Store::Append(AppendRequest request, AppendCallback done) { impl_->Append(std::move(request), std::move(done)); }
+
+}  // namespace eventful::storage

@@ -1,0 +1,125 @@
+// The event store: RocksDB with the column families of column_families.h.
+//
+// Writes go through one committer thread (group commit): Append() queues a request; the committer
+// takes every request that arrived meanwhile, checks each in arrival order against the committed
+// state plus the effects of the requests before it in the same group (so expected-version checks
+// are serialised and versions/positions never gap or repeat), puts all accepted effects in ONE
+// WriteBatch, writes it with one WAL sync, and only then publishes the new state and calls each
+// request's callback. A rejected request changes nothing; a failed write fails the whole group.
+//
+// Reads (Read, ReadAll, lookups, Verify*) run on the caller's thread directly against RocksDB and
+// the recent-event cache; they see only durably committed events.
+//
+// Thread-safety: all public methods may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "storage/append.h"
+#include "storage/names.h"
+#include "storage/status.h"
+
+namespace eventful::storage {
+
+class StoreImpl;
+
+using EventRef = std::shared_ptr<const std::string>;  // an event's JSON
+
+struct StoreOptions {
+  std::string path;                  // the RocksDB directory
+  uint64_t cache_events = 100000;    // recent-event cache capacity (0 = off)
+  bool sync = true;                  // false: relaxed durability (no WAL sync per group)
+  uint64_t max_event_bytes = 1u << 20;  // canonical JSON size limit per event (LIMIT)
+};
+
+struct ReadRequest {
+  std::string stream;
+  std::optional<uint64_t> version;  // forward: events after it (default 0); backward: before it
+  uint64_t limit = 1000;
+  bool backward = false;
+};
+
+struct LogFilter {
+  std::vector<Pattern> streams;  // ORed; empty = any stream (system streams excluded by patterns)
+  std::vector<std::string> types;  // ORed; empty = any type
+  std::optional<int64_t> since_ms;  // inclusive
+  std::optional<int64_t> until_ms;  // exclusive
+};
+
+struct StreamSummary {
+  std::string stream;
+  uint64_t version = 0;
+  std::string root;  // hex
+};
+
+struct StreamVerifyReport {
+  bool ok = true;
+  std::string stream;
+  uint64_t version = 0;          // events checked (ok) / stored version
+  std::string root;              // recomputed root (ok)
+  uint64_t first_bad_version = 0;  // !ok
+  std::string reason;            // !ok
+};
+
+struct StoreVerifyReport {
+  bool ok = true;
+  uint64_t events = 0;
+  uint64_t streams = 0;
+  std::string root;                   // recomputed global root
+  std::vector<std::string> bad;       // JSON objects describing each problem
+};
+
+struct Checksum {
+  std::string last_event_id;  // "" when empty
+  std::string root;           // hex
+  uint64_t events = 0;
+};
+
+class Store {
+ public:
+  static Status Open(const StoreOptions& options, std::unique_ptr<Store>* out);
+  ~Store();  // drains queued appends, stops the committer, closes the DB
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Called exactly once, on the committer thread, with the stored events in request order
+  // (the originally stored ones for an idempotent replay) or a failure status.
+  using AppendCallback = std::function<void(Status, std::vector<EventRef>)>;
+  void Append(AppendRequest request, AppendCallback done);
+
+  Status Read(const ReadRequest& request, std::vector<EventRef>* out);
+  // Events with position > after, in position order, matching the filter; at most `limit`.
+  Status ReadAll(uint64_t after, uint64_t limit, const LogFilter& filter, std::vector<EventRef>* out);
+  // Position of an event id; ERR "no such event id" when unknown.
+  Status PositionOfId(std::string_view id, uint64_t* position);
+  Status GetById(std::string_view id, EventRef* out);          // *out null when absent
+  Status GetByHash(std::string_view hash_hex, EventRef* out);  // *out null when absent
+  Status ListStreams(const std::optional<Pattern>& pattern, std::string_view after, uint64_t limit,
+                     std::vector<StreamSummary>* out);
+
+  Status VerifyStream(std::string_view stream, StreamVerifyReport* report);
+  Status VerifyAll(StoreVerifyReport* report);
+
+  uint64_t EventCount() const;
+  uint64_t StreamCount() const;
+  uint64_t EstimateEventCount() const;
+  uint64_t EstimateStreamCount() const;
+  Checksum GetChecksum() const;
+  uint64_t SizeOnDisk() const;
+
+ private:
+  explicit Store(std::unique_ptr<StoreImpl> impl);
+  std::unique_ptr<StoreImpl> impl_;
+};
+
+}  // namespace eventful::storage

@@ -1,0 +1,92 @@
+// Internals of Store (store.h), shared by store.cc (open, committer), store_read.cc and
+// store_verify.cc. Not part of the storage API.
+#pragma once
+
+#include <rocksdb/db.h>
+
+#include <array>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "storage/column_families.h"
+#include "storage/event_cache.h"
+#include "storage/merkle.h"
+#include "storage/store.h"
+#include "storage/ulid.h"
+
+namespace eventful::storage {
+
+// A stream's committed write state: its numeric id and Merkle frontier (size = version).
+struct StreamState {
+  uint64_t id = 0;
+  Frontier frontier;
+};
+
+std::string EncodeStreamState(const StreamState& s);
+bool DecodeStreamState(std::string_view in, StreamState* out);
+std::string EventKey(uint64_t stream_id, uint64_t version);  // also the value of log/ids/hashes
+std::string MerkleKey(uint64_t tree, int level, uint64_t index);
+// Maps a RocksDB failure to our Status, naming corruption explicitly.
+Status FromRocks(const rocksdb::Status& s, std::string_view what);
+
+class StoreImpl {
+ public:
+  explicit StoreImpl(const StoreOptions& options) : options_(options), cache_(options.cache_events) {}
+  ~StoreImpl();
+
+  Status Open();
+  void Append(AppendRequest request, Store::AppendCallback done);
+
+  rocksdb::ColumnFamilyHandle* cf(Cf c) const { return handles_[static_cast<size_t>(c)]; }
+  rocksdb::DB* db() const { return db_.get(); }
+
+  // Committed state of a stream, or nullopt if it has no events. Reads the committed map, then
+  // RocksDB. Safe from any thread.
+  Status LookupStream(std::string_view name, std::optional<StreamState>* out);
+  // The event stored under (stream id, version): cache, then RocksDB. Null when absent.
+  Status LoadEvent(uint64_t stream_id, uint64_t version, EventRef* out);
+
+  const StoreOptions options_;
+  EventCache cache_;
+
+  // Published (committed) state; guarded by state_mu_.
+  mutable std::shared_mutex state_mu_;
+  std::unordered_map<std::string, StreamState> streams_;  // write-through cache of the streams CF
+  Frontier log_;                                          // global log frontier
+  uint64_t stream_count_ = 0;
+  uint64_t next_stream_id_ = 1;
+  int64_t last_added_at_ = 0;
+  std::string last_event_id_;
+
+ private:
+  struct Job {
+    AppendRequest request;
+    Store::AppendCallback done;
+  };
+  struct Group;  // one group commit's staging area (store.cc)
+
+  void CommitterLoop();
+  void CommitGroup(std::vector<Job>& jobs);
+  Status StageJob(Group& group, const AppendRequest& req, std::vector<EventRef>* events, bool* wrote);
+  Status CheckReplay(Group& group, const AppendRequest& req, bool* replay, std::vector<EventRef>* events);
+  Status StreamFor(Group& group, std::string_view name, StreamState** out);
+  Status FindId(Group& group, std::string_view id, bool* found, EventRef* event);
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::array<rocksdb::ColumnFamilyHandle*, static_cast<size_t>(Cf::kCount)> handles_{};
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::vector<Job> queue_;  // guarded by queue_mu_
+  bool stopping_ = false;   // guarded by queue_mu_
+  std::thread committer_;
+  UlidGenerator ulids_;     // committer thread only
+};
+
+}  // namespace eventful::storage
