@@ -1,0 +1,349 @@
+// The client subcommands: build the command's JSON argument, send it as RESP words, print the
+// reply — raw JSON lines with --json, otherwise a human rendering (parsed with simdjson).
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "clients/cli/commands.h"
+#include "clients/cli/connection.h"
+#include "storage/json_text.h"
+
+namespace eventful::cli {
+namespace {
+
+using storage::JsonString;
+namespace dom = simdjson::dom;
+
+constexpr int64_t kReplayPage = 1000;
+constexpr int64_t kMaxPage = 10000;
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+  return 1;
+}
+
+std::string_view Text(const redisReply* r) { return {r->str, r->len}; }
+
+void PrintLine(std::string_view s) {
+  std::fwrite(s.data(), 1, s.size(), stdout);
+  std::fputc('\n', stdout);
+}
+
+// Any RESP2 reply as JSON text (arrays → arrays, integers → numbers, nil → null).
+std::string ReplyToJson(const redisReply* r) {
+  switch (r->type) {
+    case REDIS_REPLY_INTEGER: return std::to_string(r->integer);
+    case REDIS_REPLY_NIL: return "null";
+    case REDIS_REPLY_ARRAY: {
+      std::string out = "[";
+      for (size_t i = 0; i < r->elements; ++i) {
+        if (i > 0) out += ',';
+        out += ReplyToJson(r->element[i]);
+      }
+      return out + "]";
+    }
+    default: return JsonString(Text(r));
+  }
+}
+
+// A JSON value as text for people: strings unquoted, everything else as compact JSON.
+std::string Plain(dom::element e) {
+  if (e.is_string()) return std::string(std::string_view(e.get_string().value_unsafe()));
+  return simdjson::minify(e);
+}
+
+std::string Field(dom::object o, std::string_view key) {
+  dom::element e;
+  if (o.at_key(key).get(e) != simdjson::SUCCESS) return "";
+  return Plain(e);
+}
+
+std::string JsonField(dom::object o, std::string_view key) {
+  dom::element e;
+  if (o.at_key(key).get(e) != simdjson::SUCCESS) return "";
+  return simdjson::minify(e);
+}
+
+// Parses a bulk reply holding one JSON object. Prints an error and returns false otherwise.
+bool ParseObject(dom::parser& parser, const redisReply* r, dom::object* out) {
+  if (r->type != REDIS_REPLY_STRING ||
+      parser.parse(r->str, r->len).get_object().get(*out) != simdjson::SUCCESS) {
+    std::fprintf(stderr, "error: unexpected reply from the server: %s\n", ReplyToJson(r).c_str());
+    return false;
+  }
+  return true;
+}
+
+// Sends one command and checks that the reply is neither an I/O failure nor an error reply.
+Reply Send(Connection& c, const std::vector<std::string>& args) {
+  Reply reply = c.Call(args);
+  if (reply == nullptr || PrintIfError(reply.get())) return nullptr;
+  return reply;
+}
+
+bool IsJsonArray(const redisReply* r) {
+  if (r->type != REDIS_REPLY_ARRAY) {
+    std::fprintf(stderr, "error: unexpected reply from the server: %s\n", ReplyToJson(r).c_str());
+    return false;
+  }
+  return true;
+}
+
+// "v3 patient-updated {"status":"deceased"} (2026-11-23T10:00:00.123Z, npi:1234567)"
+std::string EventLine(dom::object e) {
+  return "v" + Field(e, "version") + " " + Field(e, "type") + " " + JsonField(e, "data") + " (" +
+         Field(e, "added_at") + ", " + Field(e, "actor") + ")";
+}
+
+// Splits event:add's extra arguments into the event type and the data fields.
+bool ParseEventArguments(const std::vector<std::string>& extras, std::string* type,
+                         std::map<std::string, std::string>* fields, std::vector<std::string>* order) {
+  bool have_type = false;
+  for (size_t i = 0; i < extras.size(); ++i) {
+    const std::string& a = extras[i];
+    if (a.size() > 2 && a.compare(0, 2, "--") == 0) {
+      std::string name = a.substr(2);
+      std::string value;
+      if (auto eq = name.find('='); eq != std::string::npos) {
+        value = name.substr(eq + 1);
+        name.resize(eq);
+      } else if (i + 1 < extras.size() && extras[i + 1].compare(0, 2, "--") != 0) {
+        value = extras[++i];
+      } else {
+        Fail("field --" + name + " needs a value (--" + name + "=VALUE)");
+        return false;
+      }
+      if (name.empty()) {
+        Fail("a field needs a name (--NAME=VALUE), got '" + a + "'");
+        return false;
+      }
+      if (!fields->emplace(name, value).second) {
+        Fail("field '" + name + "' given twice");
+        return false;
+      }
+      order->push_back(name);
+    } else if (a.size() > 1 && a[0] == '-') {
+      Fail("unknown option '" + a + "' (data fields are written --NAME=VALUE)");
+      return false;
+    } else if (have_type) {
+      Fail("unexpected argument '" + a + "': event:add takes one event type");
+      return false;
+    } else {
+      *type = a;
+      have_type = true;
+    }
+  }
+  if (!have_type || type->empty()) {
+    Fail("event:add needs the event type: eventful event:add TYPE --stream=STREAM [--FIELD=VALUE ...]");
+    return false;
+  }
+  return true;
+}
+
+bool ExpectedVersionJson(const std::string& v, std::string* out) {
+  if (v == "any" || v == "exists") {
+    *out = JsonString(v);
+    return true;
+  }
+  if (v.empty() || v.size() > 18) return false;
+  for (char c : v) {
+    if (c < '0' || c > '9') return false;
+  }
+  *out = std::to_string(std::stoll(v));
+  return true;
+}
+
+}  // namespace
+
+int RunEventAdd(const EventAddOptions& o) {
+  std::string type;
+  std::map<std::string, std::string> fields;
+  std::vector<std::string> order;
+  if (!ParseEventArguments(o.extras, &type, &fields, &order)) return 1;
+
+  std::string request = "{\"stream\":" + JsonString(o.stream);
+  if (o.expected_version) {
+    std::string version;
+    if (!ExpectedVersionJson(*o.expected_version, &version)) {
+      return Fail("--expected-version must be a number, 'any' or 'exists', not '" + *o.expected_version + "'");
+    }
+    request += ",\"version\":" + version;
+  }
+  request += ",\"events\":[{";
+  if (o.id) request += "\"id\":" + JsonString(*o.id) + ",";
+  request += "\"type\":" + JsonString(type) + ",\"data\":{";
+  for (size_t i = 0; i < order.size(); ++i) {
+    if (i > 0) request += ',';
+    request += JsonString(order[i]) + ":" + JsonString(fields[order[i]]);
+  }
+  request += "}}]}";
+
+  Connection c;
+  if (!c.Open(o.connection)) return 1;
+  Reply reply = Send(c, {"ADD", request});
+  if (reply == nullptr || !IsJsonArray(reply.get())) return 1;
+  dom::parser parser;
+  for (size_t i = 0; i < reply->elements; ++i) {
+    const redisReply* e = reply->element[i];
+    if (o.connection.json) {
+      PrintLine(Text(e));
+      continue;
+    }
+    dom::object event;
+    if (!ParseObject(parser, e, &event)) return 1;
+    std::printf("added %s v%s %s (id %s, position %s)\n", Field(event, "stream").c_str(),
+                Field(event, "version").c_str(), Field(event, "type").c_str(),
+                Field(event, "id").c_str(), Field(event, "position").c_str());
+  }
+  return 0;
+}
+
+int RunReplay(const ReplayOptions& o) {
+  if (o.skip < 0) return Fail("--skip must not be negative");
+  if (o.take && *o.take < 1) return Fail("--take must be at least 1");
+  Connection c;
+  if (!c.Open(o.connection)) return 1;
+  dom::parser parser;
+  int64_t version = o.skip;
+  std::optional<int64_t> remaining = o.take;
+  for (;;) {
+    const int64_t page = remaining ? std::min(*remaining, kMaxPage) : kReplayPage;
+    std::string request = "{\"stream\":" + JsonString(o.stream) + ",\"version\":" +
+                          std::to_string(version) + ",\"limit\":" + std::to_string(page) + "}";
+    Reply reply = Send(c, {"GET", request});
+    if (reply == nullptr || !IsJsonArray(reply.get())) return 1;
+    for (size_t i = 0; i < reply->elements; ++i) {
+      const redisReply* e = reply->element[i];
+      dom::object event;
+      if (!ParseObject(parser, e, &event)) return 1;
+      int64_t v = 0;
+      if (event["version"].get_int64().get(v) != simdjson::SUCCESS || v <= version) {
+        return Fail("unexpected reply from the server: event versions out of order");
+      }
+      version = v;
+      if (o.connection.json) {
+        PrintLine(Text(e));
+      } else {
+        PrintLine(EventLine(event));
+      }
+    }
+    const auto n = static_cast<int64_t>(reply->elements);
+    if (remaining) {
+      *remaining -= n;
+      if (*remaining <= 0) break;
+    }
+    if (n < page) break;
+  }
+  return 0;
+}
+
+int RunList(const ListOptions& o) {
+  if (o.limit && *o.limit < 0) return Fail("--limit must not be negative");
+  std::string request = "{";
+  auto add = [&request](std::string_view key, const std::string& json) {
+    if (request.size() > 1) request += ',';
+    request += JsonString(key) + ":" + json;
+  };
+  if (o.pattern) add("pattern", JsonString(*o.pattern));
+  if (o.after) add("after", JsonString(*o.after));
+  if (o.limit) add("limit", std::to_string(*o.limit));
+  request += "}";
+
+  Connection c;
+  if (!c.Open(o.connection)) return 1;
+  Reply reply = Send(c, {"AGGREGATE:LIST", request});
+  if (reply == nullptr || !IsJsonArray(reply.get())) return 1;
+  dom::parser parser;
+  for (size_t i = 0; i < reply->elements; ++i) {
+    const redisReply* e = reply->element[i];
+    if (o.connection.json) {
+      PrintLine(Text(e));
+      continue;
+    }
+    dom::object aggregate;
+    if (!ParseObject(parser, e, &aggregate)) return 1;
+    std::printf("%s version %s root %s\n", Field(aggregate, "stream").c_str(),
+                Field(aggregate, "version").c_str(), Field(aggregate, "root").c_str());
+  }
+  return 0;
+}
+
+int RunEventGet(const EventGetOptions& o) {
+  if (o.hash.has_value() == o.id.has_value()) return Fail("give either an event hash or --id=ID");
+  std::string request = o.hash ? "{\"hash\":" + JsonString(*o.hash) + "}" : "{\"id\":" + JsonString(*o.id) + "}";
+  Connection c;
+  if (!c.Open(o.connection)) return 1;
+  Reply reply = Send(c, {"EVENT:GET", request});
+  if (reply == nullptr) return 1;
+  if (reply->type == REDIS_REPLY_NIL) {
+    std::fprintf(stderr, "not found\n");
+    return 1;
+  }
+  dom::parser parser;
+  dom::object event;
+  if (!ParseObject(parser, reply.get(), &event)) return 1;
+  if (o.connection.json) {
+    PrintLine(Text(reply.get()));
+    return 0;
+  }
+  for (auto [key, value] : event) {
+    std::printf("%-15s %s\n", (std::string(key) + ":").c_str(),
+                (key == "data" || key == "metadata" ? simdjson::minify(value) : Plain(value)).c_str());
+  }
+  return 0;
+}
+
+int RunVerify(const VerifyOptions& o) {
+  std::string request = "{\"stream\":" + JsonString(o.stream) + "}";
+  Connection c;
+  if (!c.Open(o.connection)) return 1;
+  Reply reply = Send(c, {"VERIFY", request});
+  if (reply == nullptr) return 1;
+  dom::parser parser;
+  dom::object report;
+  if (!ParseObject(parser, reply.get(), &report)) return 1;
+  bool ok = false;
+  if (report["ok"].get_bool().get(ok) != simdjson::SUCCESS) {
+    return Fail("unexpected reply from the server: " + std::string(Text(reply.get())));
+  }
+  if (o.connection.json) {
+    PrintLine(Text(reply.get()));
+  } else if (ok) {
+    std::printf("OK %s version %s root %s\n", o.stream.c_str(), Field(report, "version").c_str(),
+                Field(report, "root").c_str());
+  } else {
+    std::printf("FAILED %s first bad version %s: %s\n", o.stream.c_str(),
+                Field(report, "first_bad_version").c_str(), Field(report, "reason").c_str());
+  }
+  return ok ? 0 : 2;
+}
+
+int RunChecksum(const ConnectionOptions& connection) {
+  Connection c;
+  if (!c.Open(connection)) return 1;
+  Reply reply = Send(c, {"CHECKSUM"});
+  if (reply == nullptr) return 1;
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+      reply->element[0]->type != REDIS_REPLY_STRING || reply->element[1]->type != REDIS_REPLY_STRING ||
+      reply->element[2]->type != REDIS_REPLY_INTEGER) {
+    return Fail("unexpected reply from the server: " + ReplyToJson(reply.get()));
+  }
+  if (connection.json) {
+    PrintLine(ReplyToJson(reply.get()));
+    return 0;
+  }
+  std::string_view last = Text(reply->element[0]);
+  std::printf("events:     %lld\nroot:       %.*s\nlast event: %.*s\n",
+              static_cast<long long>(reply->element[2]->integer), static_cast<int>(reply->element[1]->len),
+              reply->element[1]->str, static_cast<int>(last.empty() ? 1 : last.size()),
+              last.empty() ? "-" : last.data());
+  return 0;
+}
+
+}  // namespace eventful::cli

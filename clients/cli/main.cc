@@ -1,0 +1,164 @@
+// `eventful`: the command line. This is the only file that includes CLI11 (a heavy header); it
+// maps arguments onto the option structs of commands.h and dispatches.
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <eventful/version.h>
+
+#include "clients/cli/commands.h"
+
+namespace {
+
+using namespace eventful::cli;
+
+constexpr const char* kDefaultDataDir = "./.eventful";
+
+// CLI11 2.1 rejects ':' in subcommand names but not in App::name(), which sets it afterwards.
+CLI::App* AddCommand(CLI::App& app, const std::string& name, const std::string& description) {
+  std::string placeholder = name;
+  for (char& c : placeholder) {
+    if (c == ':') c = '-';
+  }
+  return app.add_subcommand(placeholder, description)->name(name);
+}
+
+void AddDataDir(CLI::App* cmd, std::string* data_dir) {
+  cmd->add_option("--data-dir", *data_dir, "Data directory (config.toml, db/, eventful.log, eventful.pid)")
+      ->capture_default_str();
+}
+
+void AddConnection(CLI::App* cmd, ConnectionOptions* c) {
+  cmd->add_option("--host", c->host, "Server host")->capture_default_str();
+  cmd->add_option("--port", c->port, "Server port (default: EVENTFUL_PORT, else 9595)")
+      ->check(CLI::Range(1, 65535));
+  cmd->add_option("--token", c->token,
+                  "Master key, auth key or access token, sent with AUTH (default: EVENTFUL_TOKEN)");
+  cmd->add_flag("--json", c->json, "Print the raw JSON replies, one per line");
+}
+
+void AddStart(CLI::App* cmd, StartOptions* s) {
+  eventful::server::LaunchOptions& l = s->launch;
+  AddDataDir(cmd, &l.data_dir);
+  cmd->add_option("--port", l.port, "TCP port, 0 = any free port (default: EVENTFUL_PORT, then config)")
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--bind", l.bind, "Address to listen on (default: config, 127.0.0.1)");
+  cmd->add_option("--io-threads", l.io_threads, "I/O threads (default: config, 2)")->check(CLI::Range(1, 1024));
+  cmd->add_option("--dek", l.dek,
+                  "Data encryption key (visible in `ps`; prefer --dek-file or EVENTFUL_DEK)");
+  cmd->add_option("--dek-file", l.dek_file, "Read the data encryption key from this file");
+  cmd->add_flag("--relaxed-durability", l.relaxed_durability,
+                "Reply to ADD before the write-ahead log is synced");
+  cmd->add_option("--memory-threshold", l.memory_threshold, "Events kept in the recent-event cache");
+  cmd->add_flag("--foreground", s->foreground, "Run in this process instead of as a daemon");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"EventfulDB: a tamper-evident event store that speaks RESP.", "eventful"};
+  app.set_version_flag("-V,--version", eventful::kVersion);
+  app.require_subcommand(1);
+
+  // ---- server management ----
+  ConfigOptions config;
+  CLI::App* config_cmd = app.add_subcommand(
+      "config", "Create or update <data-dir>/config.toml (secrets are stored as check values only)");
+  AddDataDir(config_cmd, &config.data_dir);
+  config_cmd->add_option("--master-key", config.master_key, "Master key (admin secret for AUTH)");
+  config_cmd->add_option("--dek", config.dek, "Data encryption key (cannot change once data is stored)");
+  config_cmd->add_option("--memory-threshold", config.memory_threshold, "Events kept in the recent-event cache");
+  config_cmd->add_option("--port", config.port, "TCP port, 0 = any free port")->check(CLI::Range(0, 65535));
+  config_cmd->add_option("--bind", config.bind, "Address to listen on");
+  config_cmd->add_option("--io-threads", config.io_threads, "I/O threads")->check(CLI::Range(1, 1024));
+  config_cmd->add_flag("--generate", config.generate,
+                       "Generate the master key and/or DEK not given (printed once, never stored)");
+
+  StartOptions start;
+  start.launch.data_dir = kDefaultDataDir;
+  CLI::App* start_cmd = app.add_subcommand("start", "Start the server (as a daemon unless --foreground)");
+  AddStart(start_cmd, &start);
+
+  StopOptions stop;
+  CLI::App* stop_cmd = app.add_subcommand("stop", "Stop the server (SIGTERM, waits up to 30 s)");
+  AddDataDir(stop_cmd, &stop.data_dir);
+  stop_cmd->add_flag("--force", stop.force, "Kill the server (SIGKILL)");
+
+  StartOptions restart;
+  restart.launch.data_dir = kDefaultDataDir;
+  bool restart_force = false;
+  CLI::App* restart_cmd = app.add_subcommand("restart", "Stop, then start the server");
+  AddStart(restart_cmd, &restart);
+  restart_cmd->add_flag("--force", restart_force, "Kill the running server (SIGKILL)");
+
+  DestroyOptions destroy;
+  CLI::App* destroy_cmd = app.add_subcommand("destroy", "Delete the data directory (asks first)");
+  AddDataDir(destroy_cmd, &destroy.data_dir);
+  destroy_cmd->add_flag("-y,--yes", destroy.yes, "Do not ask for confirmation");
+
+  // ---- client commands ----
+  EventAddOptions add;
+  CLI::App* add_cmd = AddCommand(app, "event:add", "Append one event: event:add TYPE --stream=S [--FIELD=VALUE ...]");
+  add_cmd->allow_extras();
+  add_cmd->add_option("--stream", add.stream, "Stream (aggregate instance), e.g. patient.42")->required();
+  add_cmd->add_option("--expected-version", add.expected_version,
+                      "Expected stream version: N, any (default) or exists");
+  add_cmd->add_option("--id", add.id, "Event id (default: assigned by the server)");
+  AddConnection(add_cmd, &add.connection);
+  add_cmd->footer(
+      "TYPE is the event type. Every other --NAME=VALUE (or --NAME VALUE) becomes a string field of\n"
+      "the event's data, e.g.  eventful event:add patient-updated --stream=patient.42 --status=deceased");
+
+  ReplayOptions replay;
+  CLI::App* replay_cmd = AddCommand(app, "aggregate:replay", "Print a stream's events in order");
+  replay_cmd->add_option("stream", replay.stream, "Stream")->required();
+  replay_cmd->add_option("--skip", replay.skip, "Start after this version")->capture_default_str();
+  replay_cmd->add_option("--take", replay.take, "At most this many events (default: all)");
+  AddConnection(replay_cmd, &replay.connection);
+
+  ListOptions list;
+  CLI::App* list_cmd = AddCommand(app, "aggregate:list", "List streams with their version and root");
+  list_cmd->add_option("--pattern", list.pattern, "Stream pattern (NATS rules: * one token, > the rest)");
+  list_cmd->add_option("--after", list.after, "Start after this stream name");
+  list_cmd->add_option("--limit", list.limit, "At most this many streams");
+  AddConnection(list_cmd, &list.connection);
+
+  EventGetOptions get;
+  CLI::App* get_cmd = AddCommand(app, "event:get", "Print one event, by hash or by --id");
+  get_cmd->add_option("hash", get.hash, "Event hash (64 hex characters)");
+  get_cmd->add_option("--id", get.id, "Event id instead of a hash");
+  AddConnection(get_cmd, &get.connection);
+
+  VerifyOptions verify;
+  CLI::App* verify_cmd = AddCommand(app, "aggregate:verify",
+                                    "Recompute a stream's hashes and Merkle root (exit 2 when it fails)");
+  verify_cmd->add_option("stream", verify.stream, "Stream")->required();
+  AddConnection(verify_cmd, &verify.connection);
+
+  ConnectionOptions checksum;
+  CLI::App* checksum_cmd = app.add_subcommand("checksum", "Print the event count, global root and last event id");
+  AddConnection(checksum_cmd, &checksum);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+
+  if (*config_cmd) return RunConfig(config);
+  if (*start_cmd) return RunStart(start);
+  if (*stop_cmd) return RunStop(stop);
+  if (*restart_cmd) return RunRestart(StopOptions{restart.launch.data_dir, restart_force}, restart);
+  if (*destroy_cmd) return RunDestroy(destroy);
+  if (*add_cmd) {
+    add.extras = add_cmd->remaining();
+    return RunEventAdd(add);
+  }
+  if (*replay_cmd) return RunReplay(replay);
+  if (*list_cmd) return RunList(list);
+  if (*get_cmd) return RunEventGet(get);
+  if (*verify_cmd) return RunVerify(verify);
+  if (*checksum_cmd) return RunChecksum(checksum);
+  return 2;
+}
