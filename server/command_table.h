@@ -43,14 +43,17 @@ struct ServerContext {
 };
 
 // Where a command's reply goes. A synchronous handler writes through `out`. An async handler
-// calls Defer() once and later (from any thread) calls the returned function with the finished
-// reply bytes; the connection sends replies in command order.
+// calls defer() once and later (from any thread) calls the returned function with a closure that
+// writes the reply; the closure runs on the connection's thread, and the connection sends replies
+// in command order.
+using ReplyFn = std::function<void(protocol::ReplyWriter&)>;
+using DeferredReply = std::function<void(ReplyFn)>;
 struct CommandContext {
   ServerContext& server;
   Session& session;
   std::span<const std::string_view> argv;
   protocol::ReplyWriter& out;
-  std::function<std::function<void(std::string)>()> defer;
+  std::function<DeferredReply()> defer;
 };
 
 using Handler = void (*)(CommandContext&);

@@ -154,7 +154,7 @@ void Connection::Execute(std::span<const std::string_view> argv) {
   }
   protocol::ReplyWriter writer(target, session_.resp);
   bool deferred = false;
-  auto defer = [&]() -> std::function<void(std::string)> {
+  auto defer = [&]() -> DeferredReply {
     deferred = true;
     if (!slot) {
       slot = std::make_shared<Slot>();
@@ -162,12 +162,13 @@ void Connection::Execute(std::span<const std::string_view> argv) {
     }
     ++async_pending_;
     auto executor = socket_.get_executor();
-    return [self = shared_from_this(), slot, executor](std::string bytes) {
-      asio::post(executor, [self, slot, bytes = std::move(bytes)]() mutable {
-        slot->bytes = std::move(bytes);
-        slot->ready = true;
+    return [self = shared_from_this(), slot, executor](ReplyFn write) {
+      asio::post(executor, [self, slot, write = std::move(write)]() {
         --self->async_pending_;
         if (self->closed_) return;
+        protocol::ReplyWriter w(&slot->bytes, self->session_.resp);
+        write(w);
+        slot->ready = true;
         self->Process();
       });
     };

@@ -52,7 +52,9 @@ Status ForEachTopField(std::string_view json, Fn&& field) {
     Status s = field(std::string(key), v);
     if (!s.ok()) return s;
   }
-  if (!d.doc.at_end()) return Status::Err("invalid JSON argument: trailing content");
+  if (d.doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
+    return Status::Err("invalid JSON argument: trailing content");
+  }
   return Status::Ok();
 }
 

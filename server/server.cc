@@ -56,6 +56,8 @@ int RunServer(const ServerConfig& config) {
   ServerContext ctx;
   ctx.config = &config;
   ctx.store = store.get();
+  Authenticator authenticator(config);
+  ctx.auth = &authenticator;
   ctx.started_ms = storage::NowMs();
 
   const int threads = std::max(1, config.io_threads);
