@@ -127,3 +127,149 @@ def recv_until(sock, predicate, limit=1 << 26):
         if len(buf) > limit:
             raise AssertionError("reply too large")
     return buf
+
+
+# --- raw RESP --------------------------------------------------------------------------------------
+# A minimal RESP2/RESP3 reader for tests that must see exactly what the server sent: client
+# libraries strip error codes (redis-py drops "ERR "), merge types and hide framing mistakes.
+
+
+class RespError(str):
+    """An error reply: the whole line after '-' (or a '!' blob), e.g. 'CONFLICT expected ...'."""
+
+    @property
+    def code(self):
+        return self.split(" ", 1)[0]
+
+
+class SimpleString(str):
+    """A '+' status reply, kept apart from a bulk string (which is returned as bytes)."""
+
+
+def encode_command(*args):
+    """One command as a RESP multibulk of bulk strings; str arguments are UTF-8 encoded."""
+    parts = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if isinstance(a, int):
+            a = str(a)
+        if isinstance(a, str):
+            a = a.encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(parts)
+
+
+class RespReader:
+    """Reads whole replies from a socket. Types: '+' SimpleString, '-'/'!' RespError, ':'/'(' int,
+    '$'/'=' bytes, null ('$-1', '*-1', '_') None, '*'/'~'/'>' list, '%' dict (keys decoded when
+    they are bulk strings), '#' bool, ',' float. `last_raw` holds the exact bytes of the last reply.
+    Raises EOFError when the peer closes before a whole reply arrived."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+        self.pos = 0
+        self.last_raw = b""
+
+    def _fill(self):
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            raise EOFError("connection closed by the server")
+        self.buf += chunk
+
+    def _line(self):
+        while True:
+            end = self.buf.find(b"\r\n", self.pos)
+            if end >= 0:
+                line = self.buf[self.pos:end]
+                self.pos = end + 2
+                return line
+            self._fill()
+
+    def _exact(self, n):
+        while len(self.buf) - self.pos < n + 2:
+            self._fill()
+        data = self.buf[self.pos:self.pos + n]
+        assert self.buf[self.pos + n:self.pos + n + 2] == b"\r\n", "bulk not terminated by CRLF"
+        self.pos += n + 2
+        return data
+
+    def _value(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return SimpleString(rest.decode())
+        if kind == b"-":
+            return RespError(rest.decode())
+        if kind in (b":", b"("):
+            return int(rest)
+        if kind == b",":
+            return float(rest)
+        if kind == b"#":
+            return rest == b"t"
+        if kind == b"_":
+            return None
+        if kind in (b"$", b"=", b"!"):
+            n = int(rest)
+            if n < 0:
+                return None
+            data = self._exact(n)
+            return RespError(data.decode()) if kind == b"!" else data
+        if kind in (b"*", b"~", b">"):
+            n = int(rest)
+            return None if n < 0 else [self._value() for _ in range(n)]
+        if kind == b"%":
+            out = {}
+            for _ in range(int(rest)):
+                k = self._value()
+                out[k.decode() if isinstance(k, bytes) else k] = self._value()
+            return out
+        raise AssertionError(f"unknown RESP type byte in {line!r}")
+
+    def read(self):
+        """The next whole reply."""
+        if self.pos > (1 << 20):  # compact between replies only, so last_raw stays a slice
+            self.buf, self.pos = self.buf[self.pos:], 0
+        start = self.pos
+        value = self._value()
+        self.last_raw = self.buf[start:self.pos]
+        return value
+
+    def at_eof(self):
+        """True when the server has closed the connection and no unread bytes remain."""
+        if self.pos < len(self.buf):
+            return False
+        try:
+            return self.sock.recv(1) == b""
+        except ConnectionResetError:
+            return True
+
+
+class RawClient:
+    """A raw-socket client: sends multibulk commands and returns replies exactly as sent (errors
+    as RespError with their code). Authenticates with the master key unless auth=False."""
+
+    def __init__(self, server, auth=True, timeout=60):
+        self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
+        self.reader = RespReader(self.sock)
+        if auth:
+            reply = self.call("AUTH", MASTER_KEY)
+            assert reply == "OK", reply
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def call(self, *args):
+        self.sock.sendall(encode_command(*args))
+        return self.reader.read()
+
+    def read(self):
+        return self.reader.read()
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
