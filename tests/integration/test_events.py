@@ -48,13 +48,15 @@ def merkle_root(leaf_hexes):
     return mth([bytes.fromhex(h) for h in leaf_hexes]).hex()
 
 
-def test_merkle_model_matches_rfc6962_shape():
-    """Guards the Python model itself: splits at the largest power of two below n."""
-    a, b, c = (hashlib.sha256(bytes([i])).hexdigest() for i in range(3))
+def check_merkle_model():
+    """Guards the Python model itself, so that it cannot share a bug with the server: RFC 6962
+    splits at the largest power of two below n and never duplicates an odd node."""
+    a, b, c, d, e = (hashlib.sha256(bytes([i])).hexdigest() for i in range(5))
     node = lambda l, r: hashlib.sha256(b"\x01" + bytes.fromhex(l) + bytes.fromhex(r)).hexdigest()
     assert merkle_root([a]) == a
     assert merkle_root([a, b]) == node(a, b)
     assert merkle_root([a, b, c]) == node(node(a, b), c)
+    assert merkle_root([a, b, c, d, e]) == node(node(node(a, b), node(c, d)), e)
     assert merkle_root([]) == EMPTY_ROOT
 
 
@@ -773,6 +775,7 @@ def test_event_get_by_hash_and_id(log_server):
 
 
 def test_empty_store_checksum_verify_and_counts(server):
+    check_merkle_model()
     r = server.client()
     assert r.execute_command("CHECKSUM") == ["", EMPTY_ROOT, 0]
     assert json.loads(r.execute_command("VERIFY", "{}")) == {
