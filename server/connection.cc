@@ -90,6 +90,7 @@ void Connection::Process() {
     } else {
       limits.max_bulk = kPreAuthBulk;
       limits.max_args = kPreAuthArgs;
+      limits.max_inline = kPreAuthBulk;
     }
     const std::string_view input(in_.data() + in_off_, in_.size() - in_off_);
     protocol::ParseResult r = protocol::Parse(input, limits, &cmd_);

@@ -79,6 +79,15 @@ struct StoreVerifyReport {
   std::vector<std::string> bad;       // JSON objects describing each problem
 };
 
+// Group-commit statistics (INFO # Stats): how well appends share WAL syncs.
+struct CommitStats {
+  uint64_t groups = 0;         // WriteBatches written
+  uint64_t requests = 0;       // ADD requests that wrote
+  uint64_t events = 0;         // events written
+  uint64_t write_micros = 0;   // time in DB::Write (incl. the WAL sync)
+  uint64_t stage_micros = 0;   // time checking and building groups
+};
+
 struct Checksum {
   std::string last_event_id;  // "" when empty
   std::string root;           // hex
@@ -115,6 +124,7 @@ class Store {
   uint64_t EstimateEventCount() const;
   uint64_t EstimateStreamCount() const;
   Checksum GetChecksum() const;
+  CommitStats GetCommitStats() const;
   uint64_t SizeOnDisk() const;
 
  private:

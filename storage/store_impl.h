@@ -63,6 +63,7 @@ class StoreImpl {
   uint64_t next_stream_id_ = 1;
   int64_t last_added_at_ = 0;
   std::string last_event_id_;
+  CommitStats stats_;  // guarded by state_mu_
 
  private:
   struct Job {

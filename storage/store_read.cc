@@ -186,6 +186,11 @@ Checksum Store::GetChecksum() const {
   return Checksum{impl_->last_event_id_, ToHex(impl_->log_.Root()), impl_->log_.size};
 }
 
+CommitStats Store::GetCommitStats() const {
+  std::shared_lock lock(impl_->state_mu_);
+  return impl_->stats_;
+}
+
 uint64_t Store::SizeOnDisk() const {
   uint64_t total = 0;
   std::error_code ec;

@@ -154,6 +154,12 @@ void Info(CommandContext& ctx) {
     text += "# Stats\r\n";
     text += "total_connections_received:" + std::to_string(sv.total_connections.load()) + "\r\n";
     text += "total_commands_processed:" + std::to_string(sv.total_commands.load()) + "\r\n";
+    const storage::CommitStats cs = sv.store->GetCommitStats();
+    text += "commit_groups:" + std::to_string(cs.groups) + "\r\n";
+    text += "commit_requests:" + std::to_string(cs.requests) + "\r\n";
+    text += "commit_events:" + std::to_string(cs.events) + "\r\n";
+    text += "commit_stage_micros:" + std::to_string(cs.stage_micros) + "\r\n";
+    text += "commit_write_micros:" + std::to_string(cs.write_micros) + "\r\n";
     text += "\r\n";
   }
   if (want("persistence")) {
