@@ -261,6 +261,9 @@ ERRORS = [
     ("ERR", "true"),
     ("ERR", '"a string"'),
     ("ERR", "42"),
+    ("ERR", '{"stream":"err.a","events":[{"type":"t"}]} trailing'),
+    ("ERR", b'{"stream":"err.a","events":[{"type":"t","data":{"a":"\xff\xfe"}}]}'),  # not UTF-8
+    ("ERR", b'{"stream":"err.a","events":[{"type":"\xc3\x28"}]}'),
     ("ERR", "{}"),
     ("ERR", {"events": [{"type": "t"}]}),
     ("ERR", {"stream": "err.a"}),
@@ -327,7 +330,7 @@ ERRORS = [
 
 def error_id(case):
     code, arg = case
-    text = arg if isinstance(arg, str) else json.dumps(arg)
+    text = arg if isinstance(arg, str) else repr(arg) if isinstance(arg, bytes) else json.dumps(arg)
     return f"{code}:{text[:60]}"
 
 
@@ -605,6 +608,16 @@ def test_get_unknown_stream_is_an_empty_array(raw):
 # --- GETALL (own server: exact positions) -----------------------------------------------------------
 
 
+def past_millisecond(added_at):
+    """Returns once the machine's clock (which the server stamps added_at from) is past the given
+    added_at, so that the next commit gets a later one. Waits on the clock, not on the server."""
+    t = datetime.datetime.strptime(added_at, "%Y-%m-%dT%H:%M:%S.%f%z")
+    deadline = t + datetime.timedelta(milliseconds=1)
+    give_up = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=5)
+    while datetime.datetime.now(datetime.timezone.utc) <= min(deadline, give_up):
+        pass
+
+
 @pytest.fixture(scope="module")
 def log_server():
     from harness import Server
@@ -616,6 +629,8 @@ def log_server():
                 ("order.1", "placed", 40), ("patient.1", "discharged", 10), ("order.2", "placed", 20),
                 ("patient.3", "discharged", 5)]
         for stream, type_, n in plan:
+            if batches:
+                past_millisecond(batches[-1][0]["added_at"])  # distinct added_at per batch
             batches.append(add(r, stream, [{"type": type_, "data": {"n": str(i)}} for i in range(n)]))
         yield s, [e for b in batches for e in b], batches
         assert s.stop() == 0

@@ -114,6 +114,7 @@ def many_args(n):
     pytest.param(b"PING " + b" ".join([b"x"] * 10) + b"\r\n", id="11-args-inline"),
     pytest.param(command("PING", b"a" * (17 * 1024)), id="17KiB-bulk"),
     pytest.param(b"*2\r\n$4\r\nPING\r\n$17408\r\n", id="17KiB-bulk-declared-only"),
+    pytest.param(b"PING " + b"a" * (17 * 1024) + b"\r\n", id="17KiB-inline"),
 ])
 def test_pre_auth_limits_give_protocol_error_and_close(shared_server, frame):
     out = exchange_until_eof(shared_server, frame)
@@ -134,6 +135,8 @@ def test_pre_auth_limits_are_inclusive_and_lifted_by_auth(shared_server):
         assert c.reader.last_raw.startswith(b"-ERR wrong number of arguments")
         bigger = b"c" * (17 * 1024)
         assert c.call("PING", bigger) == bigger
+        c.send(b"PING " + bigger + b"\r\n")
+        assert c.read() == bigger
 
 
 # --- inline commands -----------------------------------------------------------------------------
@@ -206,6 +209,21 @@ def test_ten_thousand_pipelined_commands_reply_in_order(server):
         sender.join()
         assert c.call("EVENTCOUNT") == adds
         assert adds == (n + 1) // 3
+
+
+def test_commands_split_at_every_byte_are_assembled(shared_server):
+    stream = "split.bytes"
+    data = (command("ADD", add_arg(stream, 2)) + b"PING inline\r\n"
+            + command("GET", json.dumps({"stream": stream})) + command("PING"))
+    with RawClient(shared_server) as c:
+        c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(len(data)):
+            c.send(data[i:i + 1])
+        added = c.read()
+        assert [json.loads(e)["version"] for e in added] == [1, 2]
+        assert c.read() == b"inline"
+        assert c.read() == added
+        assert c.read() == "PONG"
 
 
 def test_replies_before_a_bad_frame_are_delivered(shared_server):
