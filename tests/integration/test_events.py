@@ -347,6 +347,32 @@ def test_rejected_add_has_the_settled_code_and_stores_nothing(raw, case):
         assert raw.call("GET", json.dumps({"stream": stream})) == []
 
 
+MALFORMED_AFTER_CONTENT_ERROR = {
+    "bad-id-then-missing-value": '{"stream":"err.a","events":[{"type":"t","id":"bad id"}], "x": }',
+    "nested-data-then-trailing-comma": '{"stream":"err.a","events":[{"type":"t","data":{"a":[]}}],}',
+    "empty-type-then-extra-brackets": '{"stream":"err.a","events":[{"type":""}]]]]}',
+    "bad-stream-then-trailing-comma": '{"stream":"err..a","events":[{"type":"t"}],}',
+    "system-stream-then-trailing-comma": '{"stream":"$audit","events":[{"type":"t"}],}',
+    "too-many-events-then-trailing-comma":
+        '{"stream":"err.a","events":[' + ",".join(['{"type":"t"}'] * 10_001) + "],}",
+}
+
+
+@pytest.mark.parametrize("name", list(MALFORMED_AFTER_CONTENT_ERROR))
+def test_malformed_json_is_err_wherever_the_syntax_error_sits(raw, name):
+    """§8: INVALID / NOPERM / LIMIT are for well-formed arguments; an argument that is not JSON is
+    ERR even when a part before the syntax error already breaks a content rule."""
+    before = store_state(raw)
+    reply = raw_add(raw, MALFORMED_AFTER_CONTENT_ERROR[name])
+    assert isinstance(reply, RespError) and reply.code == "ERR", reply
+    assert store_state(raw) == before
+
+
+def test_malformed_getall_filter_is_err_even_after_a_bad_pattern(raw):
+    reply = raw.call("GETALL", '{"filter":{"streams":["a..b"]}, "x": }')
+    assert isinstance(reply, RespError) and reply.code == "ERR", reply
+
+
 def test_type_of_255_bytes_and_names_at_their_limits_are_accepted(r):
     stream = "s" * 120 + "." + "t" * 134  # 255 bytes
     stored = add(r, stream, [{"id": "i" * 64, "type": "y" * 255,
