@@ -6,6 +6,7 @@ strip error codes.
 import json
 import re
 import socket
+import struct
 import threading
 
 import pytest
@@ -375,6 +376,47 @@ def test_quit_replies_ok_then_closes_without_running_what_follows(shared_server)
     assert out == b"+OK\r\n"
     with RawClient(shared_server) as c:
         assert c.call("GET", json.dumps({"stream": stream})) == []
+
+
+def test_pending_adds_are_answered_before_quit_and_before_a_protocol_error(shared_server):
+    """ADD replies only after the group commit; replies must still come back in request order."""
+    stream = "quit.pending"
+    add = command("ADD", add_arg(stream))
+    with RawClient(shared_server) as c:
+        c.send(add + b"PING\r\n" + add + b"QUIT\r\n" + add)
+        assert [json.loads(e)["version"] for e in c.read()] == [1]
+        assert c.read() == "PONG"
+        assert [json.loads(e)["version"] for e in c.read()] == [2]
+        assert c.read() == "OK"
+        assert c.reader.at_eof()
+    with RawClient(shared_server) as c:
+        c.send(add + add + b"*1\r\n$x\r\n")
+        assert [json.loads(e)["version"] for e in c.read()] == [3]
+        assert [json.loads(e)["version"] for e in c.read()] == [4]
+        assert isinstance(c.read(), RespError) and c.reader.last_raw.startswith(b"-ERR Protocol error")
+        assert c.reader.at_eof()
+    with RawClient(shared_server) as c:
+        got = c.call("GET", json.dumps({"stream": stream}))
+        assert [json.loads(e)["version"] for e in got] == [1, 2, 3, 4]  # the ADD after QUIT never ran
+
+
+def test_client_vanishing_with_adds_in_flight_leaves_a_consistent_store(shared_server):
+    stream = "vanish.a"
+    for _ in range(20):
+        s = socket.create_connection(("127.0.0.1", shared_server.port), timeout=30)
+        s.sendall(b"AUTH " + KEY + b"\r\n" + command("ADD", add_arg(stream, 3)) * 5)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()  # reset at once, before the replies
+    with RawClient(shared_server) as c:
+        assert c.call("PING") == "PONG"
+        # Whatever was stored, the stream is gap-free and continues after it.
+        added = c.call("ADD", add_arg(stream, 2))
+        got = [json.loads(e) for e in c.call("GET", json.dumps({"stream": stream, "limit": 10000}))]
+        assert [e["version"] for e in got] == list(range(1, len(got) + 1))
+        assert len(got) % 3 == 2  # whole batches only
+        assert [json.loads(e) for e in added] == got[-2:]
+        report = json.loads(c.call("VERIFY", json.dumps({"stream": stream})))
+        assert report["ok"] is True and report["version"] == len(got)
 
 
 def test_quit_before_auth_replies_ok_then_closes(shared_server):
