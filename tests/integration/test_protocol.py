@@ -331,6 +331,12 @@ def test_hello_3_switches_to_resp3_on_a_raw_socket(shared_server):
         assert c.reader.last_raw.startswith(b"*1\r\n$"), c.reader.last_raw
         assert json.loads(added[0])["stream"] == "resp3.raw"
         assert isinstance(c.call("EVENTCOUNT"), int) and c.reader.last_raw.startswith(b":")
+        # INFO is Redis' verbatim string with its 3-letter format, maps are '%' maps.
+        info = c.call("INFO", "server")
+        assert re.match(rb"=\d+\r\ntxt:# Server\r\n", c.reader.last_raw), c.reader.last_raw[:40]
+        assert b"eventful_version:" in info
+        docs = c.call("COMMAND", "DOCS", "GET")
+        assert c.reader.last_raw.startswith(b"%1\r\n") and set(docs["get"]) >= {"summary"}
         # And back to RESP2.
         assert isinstance(c.call("HELLO", "2"), list)
         assert c.call("EVENT:GET", '{"id":"no-such-event"}') is None
@@ -363,6 +369,8 @@ def test_redis_cli_resp3_adds_and_gets(shared_server):
     out, rc = shared_server.cli("GET", json.dumps({"stream": stream}), resp3=True)
     assert rc == 0, out
     assert [json.loads(line) for line in out.splitlines()] == added
+    out, rc = shared_server.cli("INFO", "server", resp3=True)
+    assert rc == 0 and out.startswith("# Server"), out[:80]
     out, rc = shared_server.cli("EVENT:GET", '{"id":"no-such-event"}', resp3=True)
     assert rc == 0 and out.strip() == "", out  # redis-cli prints a RESP3 null as an empty line
 
