@@ -33,10 +33,82 @@ od::parser& ThreadParser() {
 
 // Iterates the top-level object of `json`, calling field(key, value) for each member; `field`
 // returns a Status; the first failure stops. Checks the document is one object and nothing follows.
+// The on-demand parser is lazy: it would report a content error (INVALID, LIMIT) found before a
+// syntax error later in the text. PROTOCOL.md §8 makes malformed JSON an ERR whatever else is
+// wrong, so the whole document is walked once first (every key, string, number and literal), then
+// rewound for the typed pass. Numbers too large for 64 bits are valid JSON and pass (as doubles).
+simdjson::error_code WalkValue(od::value v) {
+  od::json_type t;
+  if (auto e = v.type().get(t); e) return e;
+  switch (t) {
+    case od::json_type::object: {
+      od::object obj;
+      if (auto e = v.get_object().get(obj); e) return e;
+      for (auto f : obj) {
+        std::string_view key;
+        if (auto e = f.unescaped_key().get(key); e) return e;
+        od::value fv;
+        if (auto e = f.value().get(fv); e) return e;
+        if (auto e = WalkValue(fv); e) return e;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::array: {
+      od::array arr;
+      if (auto e = v.get_array().get(arr); e) return e;
+      for (auto item : arr) {
+        od::value iv;
+        if (auto e = item.get(iv); e) return e;
+        if (auto e = WalkValue(iv); e) return e;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::string: {
+      std::string_view s;
+      return v.get_string().get(s);
+    }
+    case od::json_type::number: {
+      double d;
+      return v.get_double().get(d);
+    }
+    case od::json_type::boolean: {
+      bool b;
+      return v.get_bool().get(b);
+    }
+    case od::json_type::null: {
+      bool is_null = false;
+      if (auto e = v.is_null().get(is_null); e) return e;
+      return is_null ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
+    }
+  }
+  return simdjson::TAPE_ERROR;
+}
+
+Status ValidateDocument(od::document& doc) {
+  od::json_type t;
+  if (auto e = doc.type().get(t); e) return BadJson(e);
+  if (t != od::json_type::object) return Status::Err("argument must be a JSON object");
+  od::object obj;
+  if (auto e = doc.get_object().get(obj); e) return BadJson(e);
+  for (auto f : obj) {
+    std::string_view key;
+    if (auto e = f.unescaped_key().get(key); e) return BadJson(e);
+    od::value fv;
+    if (auto e = f.value().get(fv); e) return BadJson(e);
+    if (auto e = WalkValue(fv); e) return BadJson(e);
+  }
+  if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
+    return Status::Err("invalid JSON argument: trailing content");
+  }
+  doc.rewind();
+  return Status::Ok();
+}
+
 template <typename Fn>
 Status ForEachTopField(std::string_view json, Fn&& field) {
   Doc d{simdjson::padded_string(json), {}};
   if (auto e = ThreadParser().iterate(d.padded).get(d.doc); e) return BadJson(e);
+  if (Status v = ValidateDocument(d.doc); !v.ok()) return v;
   od::json_type type;
   if (auto e = d.doc.type().get(type); e) return BadJson(e);
   if (type != od::json_type::object) return Status::Err("argument must be a JSON object");
