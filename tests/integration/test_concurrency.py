@@ -250,10 +250,9 @@ def snapshot(c):
 
 def test_restart_keeps_everything():
     data_dir = tempfile.mkdtemp(prefix="eventful-restart-")
-    first = Server(data_dir=data_dir)
-    second = None
+    first = second = None
     try:
-        first.start()
+        first = Server(data_dir=data_dir).start()
         per_thread = load(first, threads=4, per_thread=60, seed=11)
         with RawClient(first) as c:
             check_log(c, per_thread)
