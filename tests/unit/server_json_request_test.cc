@@ -283,6 +283,17 @@ TEST_CASE("add answers ERR for a malformed argument even when an earlier part br
   CHECK_MESSAGE(s.code() == Code::kErr, s.ToWire());
 }
 
+TEST_CASE("add answers ERR for malformed literals in a payload, without throwing") {
+  // Found by add_request_fuzz: a token that starts like null but is not null made the parser
+  // throw simdjson_error (which terminates the server) instead of returning ERR.
+  for (const char* bad : {"nul", "nulx", "nullx", "n", "tru", "truex", "fals", "f"}) {
+    const std::string json = One(R"({"type":"t","data":{"a":)" + std::string(bad) + "}}");
+    Status s;
+    CHECK_NOTHROW(s = Add(json));
+    CHECK_MESSAGE(s.code() == Code::kErr, json << " -> " << s.ToWire());
+  }
+}
+
 TEST_CASE("add rejects a duplicate field name inside data") {
   // The stored payload has unique keys; the repeat is rejected, not silently merged.
   const Status s = Add(One(R"({"type":"t","data":{"a":"1","a":"2"}})"));
