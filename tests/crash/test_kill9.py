@@ -155,8 +155,11 @@ class Writer(threading.Thread):
     def run(self):
         try:
             conn = self.server.client()
-            latest = conn.execute_command("GET", json.dumps(
-                {"stream": self.private, "direction": "backward", "limit": 1}))
+            try:
+                latest = conn.execute_command("GET", json.dumps(
+                    {"stream": self.private, "direction": "backward", "limit": 1}))
+            except (redis.ConnectionError, redis.TimeoutError):
+                return  # killed before this writer got going
             private_version = json.loads(latest[0])["version"] if latest else 0
             while not self.shared.stop.is_set():
                 try:
