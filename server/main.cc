@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (arg == "-V" || arg == "--version") {
-      std::printf("eventfuld %s\n", eventful::kVersion);
+      std::printf("%s\n", eventful::kVersion);
       return 0;
     }
     if (arg == "--relaxed-durability") {
