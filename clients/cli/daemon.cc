@@ -8,6 +8,7 @@
 // without that line, the child has exited and the parent shows the log lines it wrote.
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -99,7 +100,13 @@ void CopyStdout(int from, int log_fd, int ready) {
   ::dup2(log_fd, STDERR_FILENO);
   ::dup2(out[1], STDOUT_FILENO);
   ::close(out[1]);
+  // The copier blocks every signal, so SIGTERM and friends reach the server's own handling
+  // (which may wait for them with sigwait in its main thread) and never this thread.
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &previous);
   std::thread copier(CopyStdout, out[0], log_fd, ready);
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 
   const pid_t self = ::getpid();
   int rc = server::RunServer(config);

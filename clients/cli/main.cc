@@ -107,7 +107,8 @@ int main(int argc, char** argv) {
   AddConnection(add_cmd, &add.connection);
   add_cmd->footer(
       "TYPE is the event type. Every other --NAME=VALUE (or --NAME VALUE) becomes a string field of\n"
-      "the event's data, e.g.  eventful event:add patient-updated --stream=patient.42 --status=deceased");
+      "the event's data, e.g.  eventful event:add patient-updated --stream=patient.42 --status=deceased\n"
+      "(the options listed above keep their meaning: a field cannot be called stream, id, host, ...)");
 
   ReplayOptions replay;
   CLI::App* replay_cmd = AddCommand(app, "aggregate:replay", "Print a stream's events in order");
@@ -139,6 +140,10 @@ int main(int argc, char** argv) {
   CLI::App* checksum_cmd = app.add_subcommand("checksum", "Print the event count, global root and last event id");
   AddConnection(checksum_cmd, &checksum);
 
+  if (argc < 2) {
+    std::fputs(app.help().c_str(), stderr);
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

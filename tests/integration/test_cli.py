@@ -1,8 +1,9 @@
 """The `eventful` command line and `eventfuld`, driven as a user would: real binaries, a real
 server process, real data directories.
 
-Binaries come from $EVENTFUL_BIN_DIR (a CMake build directory or a flat directory holding
-`eventful` and `eventfuld`), default <repo>/build. Helpers are local to this file on purpose.
+Binaries come from $EVENTFUL_BIN_DIR (a directory holding `eventful` and `eventfuld`), else from
+$EVENTFUL_BUILD_DIR/bin (what CTest sets), else <repo>/build/bin. Helpers are local to this file on
+purpose.
 """
 
 import json
@@ -19,7 +20,8 @@ import pytest
 import redis
 
 REPO = Path(__file__).resolve().parents[2]
-BIN_DIR = Path(os.environ.get("EVENTFUL_BIN_DIR", REPO / "build"))
+BIN_DIR = Path(os.environ.get("EVENTFUL_BIN_DIR")
+               or Path(os.environ.get("EVENTFUL_BUILD_DIR", REPO / "build")) / "bin")
 TIMEOUT = 60
 
 STARTED = re.compile(r"^eventful started \(pid (\d+)\) on (\S+):(\d+)$", re.M)
@@ -28,10 +30,9 @@ DEK = re.compile(r"\bevd_[A-Za-z0-9_-]{43}\b")
 
 
 def binary(name):
-    for candidate in (BIN_DIR / name, BIN_DIR / "bin" / name, BIN_DIR / "clients" / "cli" / name,
-                      BIN_DIR / "server" / name):
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
+    candidate = BIN_DIR / name
+    if candidate.is_file() and os.access(candidate, os.X_OK):
+        return str(candidate)
     raise AssertionError(f"{name} not found under {BIN_DIR} (set EVENTFUL_BIN_DIR)")
 
 
@@ -125,7 +126,7 @@ class Server:
 
 
 @pytest.fixture
-def server(data_dir):
+def daemon(data_dir):
     master, dek = configure(data_dir)
     r = run("start", "--data-dir", data_dir, "--port", 0, env=clean_env(EVENTFUL_DEK=dek))
     assert r.returncode == 0, f"start failed: {r.stdout} {r.stderr}"
@@ -260,7 +261,8 @@ def test_start_without_config_says_to_run_config(data_dir):
 # ---- the daemon and the client subcommands ----
 
 
-def test_daemon_round_trip(server):
+def test_daemon_round_trip(daemon):
+    server = daemon
     data_dir = server.data_dir
     assert int((data_dir / "eventful.pid").read_text()) == server.pid
     assert alive(server.pid)
