@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -86,7 +87,10 @@ Status PrepareLaunch(const LaunchOptions& o, ServerConfig* out) {
     out->io_threads = *o.io_threads;
   }
   if (o.relaxed_durability) out->relaxed_durability = true;
-  if (o.memory_threshold) out->memory_threshold = *o.memory_threshold;
+  if (o.memory_threshold) {
+    if (*o.memory_threshold > static_cast<uint64_t>(INT64_MAX)) return Status::Err("--memory-threshold is too large");
+    out->memory_threshold = *o.memory_threshold;
+  }
 
   std::string dek;
   if (Status s = ResolveDek(o, &dek); !s.ok()) return s;

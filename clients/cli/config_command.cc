@@ -2,6 +2,7 @@
 // check values. Generated secrets are printed once, here, and nowhere else.
 #include <openssl/crypto.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -60,7 +61,10 @@ int RunConfig(const ConfigOptions& o) {
     if (*o.io_threads < 1 || *o.io_threads > 1024) return Fail("--io-threads must be between 1 and 1024");
     config.io_threads = *o.io_threads;
   }
-  if (o.memory_threshold) config.memory_threshold = *o.memory_threshold;
+  if (o.memory_threshold) {
+    if (*o.memory_threshold > static_cast<uint64_t>(INT64_MAX)) return Fail("--memory-threshold is too large");
+    config.memory_threshold = *o.memory_threshold;
+  }
 
   std::string generated_master_key;
   std::string generated_dek;
