@@ -98,6 +98,8 @@ Status ApplyKey(std::string_view section, std::string_view key, const toml::node
   } else if (section == "secrets") {
     if (key == "master_key_check") return GetString(node, section, key, &c->master_key_check);
     if (key == "dek_check") return GetString(node, section, key, &c->dek_check);
+    if (key == "treehead_public_key") return GetString(node, section, key, &c->treehead_public_key);
+    if (key == "treehead_private_key") return GetString(node, section, key, &c->treehead_private_key);
   }
   return Status::Err("config.toml: unknown key '" + std::string(key) + "' in [" +
                      std::string(section) + "]");
@@ -145,7 +147,10 @@ std::string Render(const ServerConfig& c) {
     << "max_event_bytes = " << c.max_event_bytes << "\n\n"
     << "[secrets]\n"
     << "master_key_check = " << TomlString(c.master_key_check) << "\n"
-    << "dek_check = " << TomlString(c.dek_check) << "\n";
+    << "dek_check = " << TomlString(c.dek_check) << "\n"
+    << "# Ed25519 tree-head key: public key, and the private key sealed with the DEK (AES-256-GCM)\n"
+    << "treehead_public_key = " << TomlString(c.treehead_public_key) << "\n"
+    << "treehead_private_key = " << TomlString(c.treehead_private_key) << "\n";
   return o.str();
 }
 

@@ -28,9 +28,15 @@ struct ServerConfig {
   // [secrets] — check values only
   std::string master_key_check;
   std::string dek_check;
+  // The tree-head signing key (server/treehead_key.h): public key hex, private key sealed with
+  // the DEK.
+  std::string treehead_public_key;
+  std::string treehead_private_key;
 
   // Not stored: the DEK given at start (--dek, EVENTFUL_DEK or --dek-file), already checked.
   std::string dek;
+  // Not stored: the unsealed Ed25519 private key (32 raw bytes), set by PrepareLaunch.
+  std::string treehead_seed;
 };
 
 // Reads <data_dir>/config.toml into *out (data_dir is set from the argument). A missing file →

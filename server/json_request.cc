@@ -243,7 +243,9 @@ Status ParsePayload(od::value& v, std::string_view key, Payload* out) {
         return Status::Ok();
       }
       case od::json_type::null:
-        if (!fv.is_null()) return Status::Err("invalid JSON argument");
+        if (bool is_null = false; fv.is_null().get(is_null) != simdjson::SUCCESS || !is_null) {
+          return Status::Err("invalid JSON argument");
+        }
         out->fields.emplace_back(field, std::nullopt);
         return Status::Ok();
       default:

@@ -11,6 +11,7 @@
 
 #include "server/secrets.h"
 #include "server/server.h"
+#include "server/treehead_key.h"
 
 namespace eventful::server {
 namespace {
@@ -99,6 +100,20 @@ Status PrepareLaunch(const LaunchOptions& o, ServerConfig* out) {
     return Status::Err("wrong data encryption key");
   }
   out->dek = std::move(dek);
+
+  // The tree-head key: created here for a configuration written before it existed.
+  if (out->treehead_private_key.empty()) {
+    if (Status s = GenerateTreeheadKey(out->dek, &out->treehead_public_key, &out->treehead_private_key); !s.ok()) {
+      return s;
+    }
+    if (Status s = SaveConfig(*out); !s.ok()) return s;
+  }
+  TreeheadKey key;
+  if (Status s = OpenTreeheadKey(out->treehead_private_key, out->treehead_public_key, out->dek, &key); !s.ok()) {
+    return s;
+  }
+  out->treehead_seed.assign(reinterpret_cast<const char*>(key.private_raw.data()), key.private_raw.size());
+  OPENSSL_cleanse(key.private_raw.data(), key.private_raw.size());
   return Status::Ok();
 }
 

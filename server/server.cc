@@ -105,7 +105,7 @@ int RunServer(const ServerConfig& config) {
   std::function<void()> accept_next;
   accept_next = [&] {
     asio::io_context& target = *ios[next_io++ % ios.size()];
-    acceptor.async_accept(target, [&, &target](const boost::system::error_code& ec, asio::ip::tcp::socket socket) {
+    acceptor.async_accept(target, [&](const boost::system::error_code& ec, asio::ip::tcp::socket socket) {
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
         accept_next();

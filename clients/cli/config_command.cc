@@ -10,6 +10,7 @@
 #include "clients/cli/commands.h"
 #include "server/config.h"
 #include "server/secrets.h"
+#include "server/treehead_key.h"
 
 namespace eventful::cli {
 namespace {
@@ -95,6 +96,20 @@ int RunConfig(const ConfigOptions& o) {
     }
     generated_dek = server::GenerateSecret("evd_");
     config.dek_check = server::MakeSecretCheck(generated_dek);
+  }
+
+  // The tree-head signing key is sealed with the DEK: (re)create it whenever the DEK is new here.
+  const std::string* dek_now = o.dek ? &*o.dek : (generated_dek.empty() ? nullptr : &generated_dek);
+  if (dek_now) {
+    server::TreeheadKey existing;
+    if (config.treehead_private_key.empty() ||
+        !server::OpenTreeheadKey(config.treehead_private_key, config.treehead_public_key, *dek_now, &existing).ok()) {
+      if (Status s = server::GenerateTreeheadKey(*dek_now, &config.treehead_public_key, &config.treehead_private_key);
+          !s.ok()) {
+        return Fail(s.message());
+      }
+    }
+    OPENSSL_cleanse(existing.private_raw.data(), existing.private_raw.size());
   }
 
   if (Status s = server::SaveConfig(config); !s.ok()) return Fail(s.message());

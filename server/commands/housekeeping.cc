@@ -174,6 +174,7 @@ void Info(CommandContext& ctx) {
     text += "events:" + std::to_string(c.events) + "\r\n";
     text += "streams:" + std::to_string(sv.store->StreamCount()) + "\r\n";
     text += "root:" + c.root + "\r\n";
+    text += "treehead_public_key:" + sv.config->treehead_public_key + "\r\n";
     text += "\r\n";
   }
   if (!text.empty()) text.resize(text.size() - 2);  // no blank line after the last section
