@@ -23,7 +23,10 @@ class Authenticator {
   Status Authenticate(std::string_view secret, Identity* out);
 
  private:
+  bool Known(const storage::Hash& digest);
+
   const ServerConfig& config_;
+  std::mutex slow_mu_;  // serialises the PBKDF2 checks
   // SHA-256 of secrets that passed the (deliberately slow) PBKDF2 check, so that reconnecting
   // clients do not pay it again. Wrong secrets always pay it.
   std::mutex mu_;

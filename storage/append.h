@@ -34,6 +34,7 @@ struct StreamAppend {
 struct AppendRequest {
   std::vector<StreamAppend> streams;  // non-empty
   std::string actor;                  // recorded as the events' `actor`
+  uint64_t client = 0;                // the connection it came from (group-commit batching hint)
 };
 
 }  // namespace eventful::storage

@@ -5,7 +5,7 @@
 //   ids      event id bytes                         -> stream_id u64 BE | version u64 BE
 //   hashes   raw 32-byte event hash                 -> stream_id u64 BE | version u64 BE
 //   streams  stream name bytes                      -> stream_id u64 BE | Frontier (merkle.h)
-//   merkle   tree u64 BE | level u8 | index u64 BE  -> raw 32-byte node (levels >= 1; tree 0 = log)
+//   merkle   tree u64 BE | level u8 | index u64 BE  -> raw 32-byte node (levels >= 4; tree 0 = log)
 //   meta     ASCII key                              -> value (see kMeta* below)
 #pragma once
 
@@ -41,5 +41,9 @@ inline constexpr std::string_view kMetaLastEventId = "last_event_id";     // eve
 inline constexpr uint64_t kFormatVersion = 1;
 // Tree id of the global log in the merkle CF; stream trees use their stream id (>= 1).
 inline constexpr uint64_t kLogTreeId = 0;
+// Interior nodes are stored from this level up (each covers 16 leaves). A node below it is
+// recomputed from at most 16 consecutive leaf hashes — one short range read — which keeps proofs at
+// O(log n) reads while writing ~2/16 nodes per event instead of ~2.
+inline constexpr int kMinStoredMerkleLevel = 4;
 
 }  // namespace eventful::storage

@@ -221,6 +221,7 @@ void StoreImpl::Append(AppendRequest request, Store::AppendCallback done) {
   {
     std::lock_guard lock(queue_mu_);
     if (!stopping_) {
+      awaited_.erase(request.client);
       queue_.push_back(Job{std::move(request), std::move(done)});
       queue_cv_.notify_all();
       return;
@@ -230,26 +231,28 @@ void StoreImpl::Append(AppendRequest request, Store::AppendCallback done) {
 }
 
 // Adaptive group-commit delay (like PostgreSQL's commit_delay): clients whose appends shared the
-// last WAL sync come back at slightly different moments once they have their replies. When fewer
-// requests are queued than the last group held, wait a little (at most kCommitDelay) for the rest,
-// so that they share one sync instead of splitting into two half-full ones. A lone client never
-// waits: its last group held one request.
+// last WAL sync come back at slightly different moments once they have their replies. Without a
+// delay the clients split into two cohorts that alternate, each sync half full. So before taking a
+// group, the committer waits (at most kCommitDelay) until every client of the previous group has
+// queued its next append. A lone client never waits: its next append is what woke the committer.
 constexpr auto kCommitDelay = std::chrono::microseconds(300);
 
 void StoreImpl::CommitterLoop() {
   std::vector<Job> jobs;
-  size_t last_group = 0;
   for (;;) {
     {
       std::unique_lock lock(queue_mu_);
       queue_cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
       if (queue_.empty()) return;  // stopping and drained
-      if (options_.sync && queue_.size() < last_group) {
-        queue_cv_.wait_for(lock, kCommitDelay, [&] { return queue_.size() >= last_group || stopping_; });
+      if (options_.sync && !awaited_.empty()) {
+        queue_cv_.wait_for(lock, kCommitDelay, [&] { return awaited_.empty() || stopping_; });
       }
       jobs.swap(queue_);
+      awaited_.clear();
+      if (options_.sync) {
+        for (const auto& job : jobs) awaited_.insert(job.request.client);
+      }
     }
-    last_group = jobs.size();
     CommitGroup(jobs);
     jobs.clear();
   }
@@ -427,10 +430,10 @@ Status StoreImpl::StageJob(Group& group, const AppendRequest& req, std::vector<E
     (void)batch.Put(cf(Cf::kHashes), HashBytes(b.leaf), key);
     const uint64_t tree = st->id;
     st->frontier.Append(b.leaf, [&](int level, uint64_t index, const Hash& node) {
-      if (level > 0) (void)batch.Put(cf(Cf::kMerkle), MerkleKey(tree, level, index), HashBytes(node));
+      if (level >= kMinStoredMerkleLevel) (void)batch.Put(cf(Cf::kMerkle), MerkleKey(tree, level, index), HashBytes(node));
     });
     group.log.Append(b.leaf, [&](int level, uint64_t index, const Hash& node) {
-      if (level > 0) (void)batch.Put(cf(Cf::kMerkle), MerkleKey(kLogTreeId, level, index), HashBytes(node));
+      if (level >= kMinStoredMerkleLevel) (void)batch.Put(cf(Cf::kMerkle), MerkleKey(kLogTreeId, level, index), HashBytes(node));
     });
     group.ids.emplace(b.event.id, b.json);
     group.cache_inserts.push_back({st->id, b.event.version, b.json});

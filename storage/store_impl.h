@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "storage/column_families.h"
@@ -86,6 +87,7 @@ class StoreImpl {
   std::condition_variable queue_cv_;
   std::vector<Job> queue_;  // guarded by queue_mu_
   bool stopping_ = false;   // guarded by queue_mu_
+  std::unordered_set<uint64_t> awaited_;  // guarded by queue_mu_: clients of the last group not back yet
   std::thread committer_;
   UlidGenerator ulids_;     // committer thread only
 };

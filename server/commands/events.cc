@@ -25,6 +25,7 @@ void Add(CommandContext& ctx) {
     return;
   }
   request.actor = ctx.session.identity.actor;
+  request.client = ctx.session.client_id;
   DeferredReply reply = ctx.defer();
   ctx.server.store->Append(std::move(request), [reply](Status s, std::vector<storage::EventRef> events) {
     reply([s = std::move(s), events = std::move(events)](protocol::ReplyWriter& out) {
