@@ -233,9 +233,9 @@ void StoreImpl::Append(AppendRequest request, Store::AppendCallback done) {
 // Adaptive group-commit delay (like PostgreSQL's commit_delay): clients whose appends shared the
 // last WAL sync come back at slightly different moments once they have their replies. Without a
 // delay the clients split into two cohorts that alternate, each sync half full. So before taking a
-// group, the committer waits (at most kCommitDelay) until every client of the previous group has
+// group, the committer waits (at most kCommitDelay, 1 ms) until every client of the previous group has
 // queued its next append. A lone client never waits: its next append is what woke the committer.
-constexpr auto kCommitDelay = std::chrono::microseconds(300);
+constexpr auto kCommitDelay = std::chrono::microseconds(1000);
 
 void StoreImpl::CommitterLoop() {
   std::vector<Job> jobs;
