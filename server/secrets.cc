@@ -29,6 +29,8 @@ constexpr long kMaxIterations = 10000000;
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+}  // namespace
+
 std::string Base64Url(const unsigned char* data, std::size_t n) {
   std::string out;
   out.reserve((n * 4 + 2) / 3);
@@ -53,6 +55,7 @@ std::string Base64Url(const unsigned char* data, std::size_t n) {
   return out;
 }
 
+namespace {
 int Base64UrlValue(char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';
   if (c >= 'a' && c <= 'z') return c - 'a' + 26;
@@ -62,7 +65,8 @@ int Base64UrlValue(char c) {
   return -1;
 }
 
-// Strict decoding: no padding, no stray bits in the last character.
+}  // namespace
+
 std::optional<std::vector<unsigned char>> DecodeBase64Url(std::string_view s) {
   if (s.size() % 4 == 1) return std::nullopt;
   std::vector<unsigned char> out;
@@ -82,6 +86,8 @@ std::optional<std::vector<unsigned char>> DecodeBase64Url(std::string_view s) {
   if ((acc & ((1u << bits) - 1)) != 0) return std::nullopt;
   return out;
 }
+
+namespace {
 
 bool Pbkdf2(std::string_view secret, const unsigned char* salt, std::size_t salt_len,
             int iterations, unsigned char* out, std::size_t out_len) {

@@ -1,5 +1,7 @@
 #include "server/treehead_key.h"
 
+#include "server/secrets.h"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -24,55 +26,6 @@ std::string Hex(const uint8_t* p, size_t n) {
     out += digits[p[i] & 15];
   }
   return out;
-}
-
-std::string B64Url(const std::vector<uint8_t>& in) {
-  static const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const uint32_t v = (in[i] << 16) | (in[i + 1] << 8) | in[i + 2];
-    out += a[v >> 18];
-    out += a[(v >> 12) & 63];
-    out += a[(v >> 6) & 63];
-    out += a[v & 63];
-  }
-  if (i + 1 == in.size()) {
-    const uint32_t v = in[i] << 16;
-    out += a[v >> 18];
-    out += a[(v >> 12) & 63];
-  } else if (i + 2 == in.size()) {
-    const uint32_t v = (in[i] << 16) | (in[i + 1] << 8);
-    out += a[v >> 18];
-    out += a[(v >> 12) & 63];
-    out += a[(v >> 6) & 63];
-  }
-  return out;
-}
-
-bool FromB64Url(std::string_view in, std::vector<uint8_t>* out) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-') return 62;
-    if (c == '_') return 63;
-    return -1;
-  };
-  out->clear();
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    const int v = val(c);
-    if (v < 0) return false;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out->push_back(static_cast<uint8_t>((acc >> bits) & 0xff));
-    }
-  }
-  return true;
 }
 
 std::array<uint8_t, 32> SealingKey(std::string_view dek) {
@@ -116,16 +69,17 @@ Status GenerateTreeheadKey(std::string_view dek, std::string* public_hex, std::s
             EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTag, out.data() + kNonce + priv.size()) == 1;
   OPENSSL_cleanse(priv.data(), priv.size());
   if (!ok) return Status::Err("cannot seal the tree-head key");
-  *sealed = std::string(kSealPrefix) + B64Url(out);
+  *sealed = std::string(kSealPrefix) + Base64Url(out.data(), out.size());
   return Status::Ok();
 }
 
 Status OpenTreeheadKey(std::string_view sealed, std::string_view public_hex, std::string_view dek, TreeheadKey* out) {
-  std::vector<uint8_t> in;
-  if (!sealed.starts_with(kSealPrefix) || !FromB64Url(sealed.substr(kSealPrefix.size()), &in) ||
-      in.size() != kNonce + 32 + kTag) {
+  const auto decoded = sealed.starts_with(kSealPrefix) ? DecodeBase64Url(sealed.substr(kSealPrefix.size()))
+                                                       : std::nullopt;
+  if (!decoded || decoded->size() != kNonce + 32 + kTag) {
     return Status::Err("config.toml: [treehead] private_key is malformed");
   }
+  std::vector<unsigned char> in = *decoded;
   const auto key = SealingKey(dek);
   CipherCtx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
   int len = 0;
