@@ -422,9 +422,13 @@ def test_client_vanishing_with_adds_in_flight_leaves_a_consistent_store(shared_s
         got = [json.loads(e) for e in c.call("GET", json.dumps({"stream": stream, "limit": 10000}))]
         assert [e["version"] for e in got] == list(range(1, len(got) + 1))
         assert len(got) % 3 == 2  # whole batches only
-        assert [json.loads(e) for e in added] == got[-2:]
+        # ADDs a vanished client sent before the reset may still be committed after ours (no order
+        # holds across connections), so ours is somewhere in the stream, its two events adjacent.
+        mine = [json.loads(e) for e in added]
+        assert mine[1]["version"] == mine[0]["version"] + 1
+        assert got[mine[0]["version"] - 1: mine[0]["version"] + 1] == mine
         report = json.loads(c.call("VERIFY", json.dumps({"stream": stream})))
-        assert report["ok"] is True and report["version"] == len(got)
+        assert report["ok"] is True and report["version"] >= len(got)
 
 
 def test_quit_before_auth_replies_ok_then_closes(shared_server):
