@@ -20,7 +20,6 @@ server gets SIGKILL, is restarted on the same data directory, and the whole stor
 The kill/restart cycle runs five times on the same data directory, so later rounds re-check the
 data of earlier rounds.
 """
-import hashlib
 import json
 import random
 import shutil
@@ -31,6 +30,7 @@ import uuid
 import redis
 
 from harness import Server
+from integrity_model import leaf_hash, merkle_root
 
 WRITERS = 8
 ROUNDS = 5
@@ -38,25 +38,6 @@ SHARED_STREAMS = [f"shared.s{i}" for i in range(4)]
 EVENT_KEYS = {"id", "stream", "version", "position", "type", "data", "metadata", "causation_id",
               "correlation_id", "added_at", "actor", "hash"}
 PAGE = 10000
-
-
-# --- RFC 6962 / INTEGRITY.md, computed independently of the server ----------------------------
-
-def leaf_hash(event):
-    hashed = {k: v for k, v in event.items() if k not in ("position", "hash")}
-    canonical = json.dumps(hashed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(b"\x00" + canonical.encode("utf-8")).digest()
-
-
-def merkle_root(leaves):
-    if not leaves:
-        return hashlib.sha256(b"").digest()
-    if len(leaves) == 1:
-        return leaves[0]
-    k = 1
-    while k * 2 < len(leaves):
-        k *= 2
-    return hashlib.sha256(b"\x01" + merkle_root(leaves[:k]) + merkle_root(leaves[k:])).digest()
 
 
 # --- the writers ------------------------------------------------------------------------------
@@ -140,7 +121,7 @@ class Writer(threading.Thread):
             assert e["stream"] == p["stream"] and e["type"] == ev["type"], (e, ev)
             if "id" in ev:
                 assert e["id"] == ev["id"], (e, ev)
-            assert e["hash"] == leaf_hash(e).hex(), f"reply hash does not match content: {e}"
+            assert e["hash"] == leaf_hash(e), f"reply hash does not match content: {e}"
         # One ADD: consecutive global positions in request order, consecutive versions per stream.
         for a, b in zip(events, events[1:]):
             assert b["position"] == a["position"] + 1, f"batch interleaved: {a} {b}"
@@ -248,13 +229,13 @@ def check_store(c, acked, uncertain, rejected):
         by_stream.setdefault(e["stream"], []).append((r, e))
     leaves = [leaf_hash(e) for e in log]
     for e, leaf in zip(log, leaves):
-        assert e["hash"] == leaf.hex(), f"stored hash does not match the content of {e}"
+        assert e["hash"] == leaf, f"stored hash does not match the content of {e}"
 
     # Counters, CHECKSUM and VERIFY against the log just read.
     last_id, root, count = c.execute_command("CHECKSUM")
     assert count == n
     assert last_id == (log[-1]["id"] if log else "")
-    assert root == merkle_root(leaves).hex(), "CHECKSUM root differs from the RFC 6962 root of the log"
+    assert root == merkle_root(leaves), "CHECKSUM root differs from the RFC 6962 root of the log"
     assert c.execute_command("STREAMCOUNT") == len(by_stream)
     report = json.loads(c.execute_command("VERIFY", "{}"))
     assert report == {"ok": True, "events": n, "streams": len(by_stream), "root": root, "bad": []}, report
@@ -267,7 +248,7 @@ def check_store(c, acked, uncertain, rejected):
         assert [e["version"] for _, e in entries] == list(range(1, len(entries) + 1)), \
             f"stream {s['stream']} has a version gap or disorder"
         assert s["version"] == len(entries)
-        assert s["root"] == merkle_root([leaf_hash(e) for _, e in entries]).hex()
+        assert s["root"] == merkle_root([leaf_hash(e) for _, e in entries])
         assert get_stream(c, s["stream"]) == [r for r, _ in entries], f"GET {s['stream']} differs from GETALL"
 
     # Every acknowledged event is there, byte for byte, by stream and by id.

@@ -5,7 +5,6 @@ retries stored once, VERIFY afterwards, and everything intact across a restart.
 Threads start together at a barrier after their connections are open and authenticated, so the
 commands really are in flight at the same time; results are collected with joins, never sleeps.
 """
-import hashlib
 import json
 import random
 import shutil
@@ -15,26 +14,7 @@ import threading
 import pytest
 
 from harness import RawClient, RespError, Server
-
-
-def merkle_root(leaf_hexes):
-    """RFC 6962 §2.1 Merkle Tree Hash over leaf hashes given in hex (INTEGRITY.md)."""
-    def mth(leaves):
-        if len(leaves) == 1:
-            return leaves[0]
-        k = 1
-        while k * 2 < len(leaves):
-            k *= 2
-        return hashlib.sha256(b"\x01" + mth(leaves[:k]) + mth(leaves[k:])).digest()
-    if not leaf_hexes:
-        return hashlib.sha256(b"").hexdigest()
-    return mth([bytes.fromhex(h) for h in leaf_hexes]).hex()
-
-
-def leaf_hash(event):
-    body = {k: v for k, v in event.items() if k not in ("position", "hash")}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    return hashlib.sha256(b"\x00" + canonical).hexdigest()
+from integrity_model import leaf_hash, merkle_root
 
 
 def run_together(server, n, work):

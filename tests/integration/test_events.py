@@ -14,39 +14,15 @@ import redis
 
 from harness import RawClient, RespError
 from conftest import add
+from integrity_model import EMPTY_ROOT, canonical, leaf_hash, merkle_root
 
 EVENT_KEYS = ["id", "stream", "version", "position", "type", "data", "metadata",
               "causation_id", "correlation_id", "added_at", "actor", "hash"]
 ADDED_AT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
-EMPTY_ROOT = hashlib.sha256(b"").hexdigest()
 
 
-# --- independent integrity model (INTEGRITY.md) --------------------------------------------------
-
-
-def canonical(event):
-    body = {k: v for k, v in event.items() if k not in ("position", "hash")}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def leaf_hash(event):
-    return hashlib.sha256(b"\x00" + canonical(event)).hexdigest()
-
-
-def merkle_root(leaf_hexes):
-    """RFC 6962 §2.1 Merkle Tree Hash over already-hashed leaves (hex)."""
-    def mth(leaves):
-        if len(leaves) == 1:
-            return leaves[0]
-        k = 1
-        while k * 2 < len(leaves):
-            k *= 2
-        return hashlib.sha256(b"\x01" + mth(leaves[:k]) + mth(leaves[k:])).digest()
-    if not leaf_hexes:
-        return EMPTY_ROOT
-    return mth([bytes.fromhex(h) for h in leaf_hexes]).hex()
-
+# --- the independent integrity model (integrity_model.py) checks itself ---------------------------
 
 def check_merkle_model():
     """Guards the Python model itself, so that it cannot share a bug with the server: RFC 6962
