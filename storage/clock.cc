@@ -110,7 +110,7 @@ std::string FormatRfc3339Ms(int64_t ms) {
 bool ParseRfc3339(std::string_view text, int64_t* ms) {
   // date-time = full-date ("T" / "t") full-time; full-time = HH:MM:SS [.frac] ("Z" / "z" / ±HH:MM)
   size_t pos = 0;
-  int year, month, day, hour, minute, second;
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
   if (!ReadDigits(text, &pos, 4, &year) || !Expect(text, &pos, '-') ||
       !ReadDigits(text, &pos, 2, &month) || !Expect(text, &pos, '-') ||
       !ReadDigits(text, &pos, 2, &day)) {
