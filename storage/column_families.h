@@ -1,7 +1,7 @@
 // The RocksDB column families of the store and their key/value layouts (docs/storage.md).
 //
 //   events   stream_id u64 BE | version u64 BE      -> event JSON (PROTOCOL.md §5, contract order)
-//   log      position u64 BE                        -> stream_id u64 BE | version u64 BE
+//   log      position u64 BE                        -> stream_id u64 BE | version u64 BE | leaf hash (32)
 //   ids      event id bytes                         -> stream_id u64 BE | version u64 BE
 //   hashes   raw 32-byte event hash                 -> stream_id u64 BE | version u64 BE
 //   streams  stream name bytes                      -> stream_id u64 BE | Frontier (merkle.h)
@@ -38,7 +38,10 @@ inline constexpr std::string_view kMetaLastAddedAt = "last_added_at";     // i64
 inline constexpr std::string_view kMetaLastEventId = "last_event_id";     // event id bytes
 
 // The on-disk format this binary writes and reads. A newer one in the store refuses to open.
-inline constexpr uint64_t kFormatVersion = 1;
+// 2: log entries carry the event's leaf hash (1, pre-release only, did not).
+inline constexpr uint64_t kFormatVersion = 2;
+// Size of a log entry's value: the event key, then the event's leaf hash.
+inline constexpr size_t kLogValueSize = 16 + 32;
 // Tree id of the global log in the merkle CF; stream trees use their stream id (>= 1).
 inline constexpr uint64_t kLogTreeId = 0;
 // Interior nodes are stored from this level up (each covers 16 leaves). A node below it is

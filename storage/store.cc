@@ -107,6 +107,11 @@ Status StoreImpl::Open() {
                          ", newer than this binary supports (" + std::to_string(kFormatVersion) +
                          "); upgrade eventful");
     }
+    if (version < kFormatVersion) {
+      // Format 1 existed only in pre-release builds (its log entries lack the leaf hash).
+      return Status::Err("the data directory has on-disk format version " + std::to_string(version) +
+                         " from a pre-release build, which this binary cannot read; re-create it");
+    }
   }
 
   auto read_u64 = [&](std::string_view key, uint64_t* out) -> Status {
@@ -425,7 +430,7 @@ Status StoreImpl::StageJob(Group& group, const AppendRequest& req, std::vector<E
     }
     const std::string key = EventKey(st->id, b.event.version);
     (void)batch.Put(cf(Cf::kEvents), key, *b.json);
-    (void)batch.Put(cf(Cf::kLog), U64Key(b.event.position), key);
+    (void)batch.Put(cf(Cf::kLog), U64Key(b.event.position), key + HashBytes(b.leaf));
     (void)batch.Put(cf(Cf::kIds), b.event.id, key);
     (void)batch.Put(cf(Cf::kHashes), HashBytes(b.leaf), key);
     const uint64_t tree = st->id;

@@ -89,7 +89,7 @@ Status Store::ReadAll(uint64_t after, uint64_t limit, const LogFilter& filter, s
   std::unique_ptr<rocksdb::Iterator> it(impl_->db()->NewIterator(rocksdb::ReadOptions(), impl_->cf(Cf::kLog)));
   for (it->Seek(S(U64Key(after + 1))); it->Valid() && out->size() < limit; it->Next()) {
     rocksdb::Slice v = it->value();
-    if (v.size() != 16) return Status::Err("storage corruption: bad log entry");
+    if (v.size() != kLogValueSize) return Status::Err("storage corruption: bad log entry");
     EventRef ev;
     Status s = impl_->LoadEvent(GetU64BE(std::string_view(v.data(), 8)), GetU64BE(std::string_view(v.data() + 8, 8)), &ev);
     if (!s.ok()) return s;

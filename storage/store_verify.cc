@@ -2,18 +2,26 @@
 // from the leaves, and check that the indexes agree with the events. Stored hashes, nodes and roots
 // are never taken on trust. Every pass reads one RocksDB snapshot, so VERIFY runs beside writers.
 //
-// The whole-store check streams, in bounded memory (no per-event or per-stream state is kept):
-//   1. the events CF in key order (stream id, version): each event's content hash, its place, the
-//      stream's recomputed root and interior nodes against the stream record, and the indexes
-//      ids[id], hashes[hash] and log[position] naming this event (batched MultiGets);
-//   2. the log CF in position order: gap-free, and the global root and the log's interior nodes
-//      recomputed from the events' hashes (checked in pass 1 against their content);
-//   3. counts: streams, index entries, stored nodes and the meta counters equal what was seen.
-// Given (1), equal counts make every index a bijection onto the events.
+// The whole-store check makes sequential scans only, in bounded memory (no per-event or
+// per-stream state is kept):
+//   1. the events CF in key order (stream id, version): each event's content hash against its
+//      stored hash, its place, the stream's recomputed root and stored interior nodes against the
+//      stream record; and, per index, a multiset digest of the entries the events imply
+//      (id -> key, hash -> key, position -> key | hash);
+//   2. the log CF in position order: gap-free, its digest, and the global root and the log's
+//      interior nodes recomputed from the leaf hashes the log entries carry — which equal the
+//      events' content hashes because the digests match and pass 1 checked the stored hashes;
+//   3. the ids and hashes CFs: their digests; counts of stream records and stored nodes; meta.
+// A digest is the sum mod 2^256 of SHA-256 over each entry's bytes: equal digests mean the index
+// holds exactly the entries the events imply, without a random read per event.
 #include <rocksdb/db.h>
 
+#include <array>
 #include <cstring>
+#include <initializer_list>
+#include <tuple>
 #include <mutex>
+#include <thread>
 #include <shared_mutex>
 
 #include "storage/codec.h"
@@ -28,7 +36,6 @@ rocksdb::Slice S(std::string_view v) { return {v.data(), v.size()}; }
 std::string_view V(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
 
 constexpr size_t kMaxBad = 100;   // problems listed in a report; the verdict counts them all
-constexpr size_t kBatch = 1024;   // events per batch of index lookups
 constexpr uint64_t kProgressEvery = 1u << 18;
 
 class SnapshotGuard {
@@ -41,6 +48,32 @@ class SnapshotGuard {
   rocksdb::DB* db_;
   const rocksdb::Snapshot* snap_;
 };
+
+// Order-independent digest of a set of entries: sum mod 2^256 of SHA-256(tag | bytes...).
+class Digest {
+ public:
+  void Add(char tag, std::initializer_list<std::string_view> parts) {
+    std::string buf(1, tag);
+    for (std::string_view p : parts) buf.append(p);
+    const Hash h = Sha256(buf);
+    unsigned __int128 carry = 0;
+    for (int w = 3; w >= 0; --w) {  // big-endian words, least significant last
+      const unsigned __int128 sum = static_cast<unsigned __int128>(words_[w]) + GetU64BE(std::string_view(
+                                        reinterpret_cast<const char*>(h.data()) + 8 * w, 8)) + carry;
+      words_[w] = static_cast<uint64_t>(sum);
+      carry = sum >> 64;
+    }
+    ++count_;
+  }
+  bool operator==(const Digest&) const = default;
+  uint64_t count() const { return count_; }
+
+ private:
+  std::array<uint64_t, 4> words_{};
+  uint64_t count_ = 0;
+};
+
+std::string_view Bytes(const Hash& h) { return {reinterpret_cast<const char*>(h.data()), h.size()}; }
 
 // Rebuilds one tree (a stream's or the log's) leaf by leaf and compares each interior node the
 // store keeps (level >= kMinStoredMerkleLevel) with the recomputed one.
@@ -147,7 +180,9 @@ class StoreVerifier {
   StoreVerifier(StoreImpl& impl, const VerifyControl& control, StoreVerifyReport* report)
       : impl_(impl), control_(control), report_(report), snap_(impl.db()) {
     ro_.snapshot = snap_.get();
-    ro_.fill_cache = false;  // a full scan must not evict the hot working set
+    ro_.fill_cache = false;  // a full scan must not evict the hot working set...
+    ro_.readahead_size = 2u << 20;
+    nodes_ro_.snapshot = snap_.get();  // ...but consecutive node lookups share blocks: cache them
   }
 
   Status Run() {
@@ -155,8 +190,20 @@ class StoreVerifier {
       std::shared_lock lock(impl_.state_mu_);
       total_ = impl_.log_.size;  // a progress estimate only; the snapshot may hold a few more
     }
+    // The log and index scans need nothing from the events pass until the comparisons: they run
+    // on a second thread (the two passes take about equally long).
+    Status side_status;
+    std::thread side([&] {
+      side_status = LogPass();
+      if (!side_status.ok()) return;
+      ids_stored_ = DigestOf(Cf::kIds, 'i');
+      hashes_stored_ = DigestOf(Cf::kHashes, 'h');
+      streams_stored_ = CountEntries(Cf::kStreams);
+      nodes_stored_ = CountEntries(Cf::kMerkle);
+    });
     Status s = EventsPass();
-    if (s.ok()) s = LogPass();
+    side.join();
+    if (s.ok()) s = side_status;
     if (s.ok()) s = Counts();
     if (!s.ok()) return s;
     report_->ok = problems_ == 0;
@@ -164,16 +211,8 @@ class StoreVerifier {
   }
 
  private:
-  struct Pending {  // an event of pass 1 whose index entries are looked up in the next batch
-    std::string key;  // stream id | version
-    std::string id;
-    Hash hash;
-    std::string position;  // u64 BE
-    std::string stream;
-    uint64_t version;
-  };
-
   void Bad(std::string entry) {
+    std::lock_guard lock(bad_mu_);
     ++problems_;
     trees_complete_ = false;
     if (report_->bad.size() < kMaxBad) report_->bad.push_back(std::move(entry));
@@ -229,7 +268,7 @@ class StoreVerifier {
       ++events_seen_;
       if (!tree || id != stream_id) {
         if (Status s = finish_stream(); !s.ok()) return s;
-        tree = std::make_unique<TreeChecker>(impl_, ro_, id);
+        tree = std::make_unique<TreeChecker>(impl_, nodes_ro_, id);
         stream_id = id;
         expect = 1;
         stream_bad = false;
@@ -239,7 +278,19 @@ class StoreVerifier {
       std::string why;
       const bool readable = ParseEventJson(V(it->value()), &e, &why);
       if (name.empty() && readable) name = e.stream;
-      if (stream_bad) continue;  // one problem per stream: the rest of its tree is meaningless
+      Hash stored_hash{};
+      if (readable && FromHex(e.hash, &stored_hash)) {
+        // The index entries this event implies, wherever the rest of its stream stands.
+        std::string position;
+        PutU64BE(&position, e.position);
+        ids_.Add('i', {e.id, key});
+        hashes_.Add('h', {Bytes(stored_hash), key});
+        log_.Add('l', {position, key, Bytes(stored_hash)});
+      }
+      if (stream_bad) {  // one problem per stream: the rest of its tree is meaningless
+        ++expect;
+        continue;
+      }
       if (!readable) {
         stream_bad = true;
         Bad(BadStream(name, version, "stored event is unreadable: " + why));
@@ -257,11 +308,6 @@ class StoreVerifier {
         } else if (!tree->Append(leaf, &why)) {
           stream_bad = true;
           Bad(BadStream(name, version, why));
-        } else {
-          std::string position;
-          PutU64BE(&position, e.position);
-          pending_.push_back({std::string(key), std::move(e.id), leaf, std::move(position), name, version});
-          if (pending_.size() == kBatch) CheckIndexes();
         }
       }
       ++expect;
@@ -272,94 +318,50 @@ class StoreVerifier {
     }
     if (!it->status().ok()) Bad(BadStore(FromRocks(it->status(), "reading the events").message()));
     if (Status s = finish_stream(); !s.ok()) return s;
-    CheckIndexes();
     Progress("events", events_seen_);
     return Status::Ok();
   }
 
-  // ids[id], hashes[hash] and log[position] of each pending event must name that event.
-  void CheckIndexes() {
-    if (pending_.empty()) return;
-    const size_t n = pending_.size();
-    struct IndexSpec {
-      Cf cf;
-      const char* name;
-    };
-    for (IndexSpec index : {IndexSpec{Cf::kIds, "id"}, IndexSpec{Cf::kHashes, "hash"}, IndexSpec{Cf::kLog, "log position"}}) {
-      std::vector<rocksdb::Slice> keys(n);
-      for (size_t i = 0; i < n; ++i) {
-        const Pending& p = pending_[i];
-        keys[i] = index.cf == Cf::kIds      ? S(p.id)
-                  : index.cf == Cf::kHashes ? rocksdb::Slice(reinterpret_cast<const char*>(p.hash.data()), p.hash.size())
-                                            : S(p.position);
-      }
-      std::vector<rocksdb::PinnableSlice> values(n);
-      std::vector<rocksdb::Status> statuses(n);
-      impl_.db()->MultiGet(ro_, impl_.cf(index.cf), n, keys.data(), values.data(), statuses.data());
-      for (size_t i = 0; i < n; ++i) {
-        if (statuses[i].ok() && V(values[i]) == pending_[i].key) continue;
-        const std::string what = statuses[i].IsNotFound() ? " is missing"
-                                 : statuses[i].ok()        ? " names another event"
-                                                           : ": " + FromRocks(statuses[i], "").message();
-        Bad(BadStream(pending_[i].stream, pending_[i].version, std::string("the ") + index.name + " index entry" + what));
-      }
-    }
-    pending_.clear();
-  }
-
   // Pass 2: the log in position order.
   Status LogPass() {
-    TreeChecker log(impl_, ro_, kLogTreeId);
+    TreeChecker log(impl_, nodes_ro_, kLogTreeId);
+    Digest digest;
     std::unique_ptr<rocksdb::Iterator> it(impl_.db()->NewIterator(ro_, impl_.cf(Cf::kLog)));
     uint64_t expect = 1;
-    bool broken = false;
-    std::vector<std::string> keys;
-    auto flush = [&]() {
-      const size_t n = keys.size();
-      if (n == 0 || broken) return;
-      std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
-      std::vector<rocksdb::PinnableSlice> values(n);
-      std::vector<rocksdb::Status> statuses(n);
-      impl_.db()->MultiGet(ro_, impl_.cf(Cf::kEvents), n, slices.data(), values.data(), statuses.data(), false);
-      const uint64_t first = log.frontier().size + 1;
-      for (size_t i = 0; i < n && !broken; ++i) {
-        Hash leaf;
-        std::string why;
-        // The stored hash was checked against the event's content in pass 1 (same snapshot).
-        if (!statuses[i].ok()) {
-          broken = true;
-          Bad(BadLog(first + i, statuses[i].IsNotFound() ? "the log names a missing event"
-                                                         : FromRocks(statuses[i], "").message()));
-        } else if (!StoredEventHash(V(values[i]), &leaf)) {
-          broken = true;
-          Bad(BadLog(first + i, "the logged event has no readable hash"));
-        } else if (!log.Append(leaf, &why)) {
-          broken = true;
-          Bad(BadLog(first + i, "log tree: " + why));
-        }
-      }
-      keys.clear();
-    };
-    for (it->SeekToFirst(); it->Valid() && !broken; it->Next(), ++expect) {
-      const std::string_view key = V(it->key());
-      if (key.size() != 8 || GetU64BE(key) != expect || it->value().size() != 16) {
-        flush();
+    bool broken = false;  // the log tree cannot be rebuilt past a gap or a bad node
+    for (it->SeekToFirst(); it->Valid(); it->Next(), ++expect) {
+      const std::string_view key = V(it->key()), value = V(it->value());
+      if (key.size() != 8 || value.size() != kLogValueSize) {
+        Bad(BadLog(expect, "log entry is malformed"));
         broken = true;
-        Bad(BadLog(expect, key.size() == 8 && GetU64BE(key) > expect ? "log position is missing" : "log entry is malformed"));
-        break;
+        continue;
       }
-      keys.emplace_back(V(it->value()));
-      if (keys.size() == kBatch) flush();
+      digest.Add('l', {key, value});
+      if (broken) continue;
+      std::string why;
+      Hash leaf;
+      std::copy(value.begin() + 16, value.end(), reinterpret_cast<char*>(leaf.data()));
+      if (GetU64BE(key) != expect) {
+        Bad(BadLog(expect, "log position " + std::to_string(expect) + " is missing"));
+        broken = true;
+      } else if (!log.Append(leaf, &why)) {
+        Bad(BadLog(expect, "log tree: " + why));
+        broken = true;
+      }
       if (expect % kProgressEvery == 0) {
         if (Status s = Cancelled(); !s.ok()) return s;
         Progress("log", expect);
       }
     }
-    flush();
-    if (!it->status().ok()) Bad(BadLog(expect, FromRocks(it->status(), "reading the log").message()));
+    if (!it->status().ok()) {
+      Bad(BadLog(expect, FromRocks(it->status(), "reading the log").message()));
+      broken = true;
+    }
+    log_stored_ = digest;
     log_nodes_ = log.nodes();
     report_->events = log.frontier().size;
     report_->root = ToHex(log.frontier().Root());
+    Progress("log", expect - 1);
     if (broken) return Status::Ok();
 
     std::string value;
@@ -372,8 +374,16 @@ class StoreVerifier {
     } else if (recorded.size != log.frontier().size || recorded.Root() != log.frontier().Root()) {
       Bad(BadLog(log.frontier().size, "recomputed log root does not match the recorded root"));
     }
-    Progress("log", expect - 1);
     return Status::Ok();
+  }
+
+  // Digest and count of an index CF whose entries are key -> event key.
+  Digest DigestOf(Cf cf, char tag) {
+    Digest d;
+    std::unique_ptr<rocksdb::Iterator> it(impl_.db()->NewIterator(ro_, impl_.cf(cf)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) d.Add(tag, {V(it->key()), V(it->value())});
+    if (!it->status().ok()) Bad(BadStore(FromRocks(it->status(), "reading an index").message()));
+    return d;
   }
 
   uint64_t CountEntries(Cf cf) {
@@ -386,18 +396,21 @@ class StoreVerifier {
 
   // Pass 3: every index and record accounted for.
   Status Counts() {
-    auto expect_count = [&](Cf cf, uint64_t expected, const char* what) {
-      const uint64_t n = CountEntries(cf);
+    auto expect_count = [&](uint64_t n, uint64_t expected, const char* what) {
       if (n != expected) {
         Bad(BadStore(std::string(what) + ": " + std::to_string(n) + " stored, " + std::to_string(expected) + " expected"));
       }
     };
-    expect_count(Cf::kStreams, streams_seen_, "stream records");
-    expect_count(Cf::kIds, events_seen_, "id index entries");
-    expect_count(Cf::kHashes, events_seen_, "hash index entries");
-    expect_count(Cf::kLog, events_seen_, "log entries");
+    expect_count(streams_stored_, streams_seen_, "stream records");
+    for (auto [stored, implied, what] : {std::tuple{&log_stored_, &log_, "log"}, std::tuple{&ids_stored_, &ids_, "id index"},
+                                         std::tuple{&hashes_stored_, &hashes_, "hash index"}}) {
+      if (!(*stored == *implied)) {
+        Bad(BadStore(std::string("the ") + what + " does not match the events: " + std::to_string(stored->count()) +
+                     " entries for " + std::to_string(implied->count()) + " events, or entries naming the wrong event"));
+      }
+    }
     // Only meaningful when every tree was rebuilt to its end; otherwise a problem is reported already.
-    if (trees_complete_) expect_count(Cf::kMerkle, nodes_expected_ + log_nodes_, "stored Merkle nodes");
+    if (trees_complete_) expect_count(nodes_stored_, nodes_expected_ + log_nodes_, "stored Merkle nodes");
     std::string value;
     rocksdb::Status s = impl_.db()->Get(ro_, impl_.cf(Cf::kMeta), S(kMetaStreamCount), &value);
     const uint64_t counted = s.ok() && value.size() == 8 ? GetU64BE(value) : 0;
@@ -413,8 +426,14 @@ class StoreVerifier {
   const VerifyControl& control_;
   StoreVerifyReport* report_;
   SnapshotGuard snap_;
-  rocksdb::ReadOptions ro_;
-  std::vector<Pending> pending_;
+  rocksdb::ReadOptions ro_;        // sequential scans
+  rocksdb::ReadOptions nodes_ro_;  // stored Merkle node lookups
+  Digest ids_, hashes_, log_;  // what the events imply for each index (events pass)
+  // What the indexes hold (second thread).
+  Digest ids_stored_, hashes_stored_, log_stored_;
+  uint64_t streams_stored_ = 0;
+  uint64_t nodes_stored_ = 0;
+  std::mutex bad_mu_;  // guards problems_, trees_complete_, report_->bad
   uint64_t total_ = 0;
   uint64_t problems_ = 0;
   uint64_t events_seen_ = 0;
