@@ -175,13 +175,14 @@ int main(int argc, char** argv) {
 
   if (argc < 2) {
     std::fputs(app.help().c_str(), stderr);
-    return 2;
+    return 1;
   }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    // A usage error is an error (1): exit code 2 means "verification failed" (commands.h).
     int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
+    return rc == 0 ? 0 : 1;
   }
 
   if (*config_cmd) return RunConfig(config);
@@ -202,5 +203,5 @@ int main(int argc, char** argv) {
   if (*consistency_cmd) return RunConsistency(consistency);
   if (*treehead_cmd) return RunTreehead(treehead);
   if (*store_verify_cmd) return RunStoreVerify(store_verify);
-  return 2;
+  return 1;
 }
