@@ -103,7 +103,6 @@ bool GetOptionalStream(dom::object o, std::optional<std::string>* out) {
 
 int Unexpected(const redisReply* r) { return Fail("unexpected reply from the server: " + std::string(Text(r))); }
 
-std::string Short(const std::string& hex) { return hex.size() > 16 ? hex.substr(0, 16) + "…" : hex; }
 
 // "patient.42's tree" / "the log's tree"
 std::string TreeName(const std::optional<std::string>& stream) {
@@ -359,7 +358,7 @@ int RunConsistency(const ConsistencyOptions& o) {
     signed_note = ", signed at " + head->head.timestamp + " by key " + head->head.key_id;
   }
   return verdict.Verified("verified: " + TreeName(o.stream) + " of size " + std::to_string(from) + " (root " +
-                          Short(from_hex) + (o.from_root ? ", as remembered" : "") + ") is a prefix of its tree of size " +
+                          from_hex + (o.from_root ? ", as remembered" : "") + ") is a prefix of its tree of size " +
                           std::to_string(proof_to) + " (root " + to_hex + ")" + signed_note);
 }
 
