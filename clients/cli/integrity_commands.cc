@@ -5,6 +5,8 @@
 // Output: a verdict line ("verified: ..." / "verification FAILED: ..."), or with --json one JSON
 // object {"verified":bool,"reason"?:…, <the raw replies it was decided on>}. Exit 0 verified,
 // 2 failed, 1 error.
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -425,8 +427,18 @@ bool VerifyOffline(const std::string& data_dir, std::string* report_json) {
     return false;
   }
   storage::StoreVerifyReport report;
-  if (Status s = store->VerifyAll(&report); !s.ok()) {
-    Fail(s.message());
+  storage::VerifyControl control;
+  const bool terminal = isatty(STDERR_FILENO) != 0;
+  if (terminal) {
+    control.progress = [](std::string_view phase, uint64_t done, uint64_t total) {
+      std::fprintf(stderr, "\rverifying %.*s: %llu of %llu events", static_cast<int>(phase.size()), phase.data(),
+                   static_cast<unsigned long long>(done), static_cast<unsigned long long>(total));
+    };
+  }
+  const Status verified = store->VerifyAll(&report, control);
+  if (terminal) std::fputs("\r\033[K", stderr);
+  if (!verified.ok()) {
+    Fail(verified.message());
     return false;
   }
   *report_json = StoreReportJson(report);
