@@ -8,92 +8,18 @@
 #include <string_view>
 #include <vector>
 
-#include <simdjson.h>
-
 #include "clients/cli/commands.h"
 #include "clients/cli/connection.h"
+#include "clients/cli/replies.h"
 #include "storage/json_text.h"
 
 namespace eventful::cli {
 namespace {
 
 using storage::JsonString;
-namespace dom = simdjson::dom;
 
 constexpr int64_t kReplayPage = 1000;
 constexpr int64_t kMaxPage = 10000;
-
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "error: %s\n", message.c_str());
-  return 1;
-}
-
-std::string_view Text(const redisReply* r) { return {r->str, r->len}; }
-
-void PrintLine(std::string_view s) {
-  std::fwrite(s.data(), 1, s.size(), stdout);
-  std::fputc('\n', stdout);
-}
-
-// Any RESP2 reply as JSON text (arrays → arrays, integers → numbers, nil → null).
-std::string ReplyToJson(const redisReply* r) {
-  switch (r->type) {
-    case REDIS_REPLY_INTEGER: return std::to_string(r->integer);
-    case REDIS_REPLY_NIL: return "null";
-    case REDIS_REPLY_ARRAY: {
-      std::string out = "[";
-      for (size_t i = 0; i < r->elements; ++i) {
-        if (i > 0) out += ',';
-        out += ReplyToJson(r->element[i]);
-      }
-      return out + "]";
-    }
-    default: return JsonString(Text(r));
-  }
-}
-
-// A JSON value as text for people: strings unquoted, everything else as compact JSON.
-std::string Plain(dom::element e) {
-  if (e.is_string()) return std::string(std::string_view(e.get_string().value_unsafe()));
-  return simdjson::minify(e);
-}
-
-std::string Field(dom::object o, std::string_view key) {
-  dom::element e;
-  if (o.at_key(key).get(e) != simdjson::SUCCESS) return "";
-  return Plain(e);
-}
-
-std::string JsonField(dom::object o, std::string_view key) {
-  dom::element e;
-  if (o.at_key(key).get(e) != simdjson::SUCCESS) return "";
-  return simdjson::minify(e);
-}
-
-// Parses a bulk reply holding one JSON object. Prints an error and returns false otherwise.
-bool ParseObject(dom::parser& parser, const redisReply* r, dom::object* out) {
-  if (r->type != REDIS_REPLY_STRING ||
-      parser.parse(r->str, r->len).get_object().get(*out) != simdjson::SUCCESS) {
-    std::fprintf(stderr, "error: unexpected reply from the server: %s\n", ReplyToJson(r).c_str());
-    return false;
-  }
-  return true;
-}
-
-// Sends one command and checks that the reply is neither an I/O failure nor an error reply.
-Reply Send(Connection& c, const std::vector<std::string>& args) {
-  Reply reply = c.Call(args);
-  if (reply == nullptr || PrintIfError(reply.get())) return nullptr;
-  return reply;
-}
-
-bool IsJsonArray(const redisReply* r) {
-  if (r->type != REDIS_REPLY_ARRAY) {
-    std::fprintf(stderr, "error: unexpected reply from the server: %s\n", ReplyToJson(r).c_str());
-    return false;
-  }
-  return true;
-}
 
 // "v3 patient-updated {"status":"deceased"} (2026-11-23T10:00:00.123Z, npi:1234567)"
 std::string EventLine(dom::object e) {

@@ -97,4 +97,40 @@ int RunVerify(const VerifyOptions& options);
 
 int RunChecksum(const ConnectionOptions& connection);
 
+// ---- integrity checks made by the client (integrity_commands.cc, proof_check.h) ----
+// Exit codes: 0 verified, 2 verification failed, 1 error (bad arguments, unknown stream, I/O).
+
+// An inclusion proof for one event: by stream and version, or by global position.
+struct ProofOptions {
+  ConnectionOptions connection;
+  std::optional<std::string> stream;
+  std::optional<uint64_t> version;
+  std::optional<uint64_t> position;
+  std::optional<uint64_t> tree_size;  // default: the size of the current signed tree head
+};
+int RunProof(const ProofOptions& options);
+
+struct ConsistencyOptions {
+  ConnectionOptions connection;
+  std::optional<std::string> stream;  // default: the global log
+  uint64_t from = 0;
+  std::optional<uint64_t> to;              // default: the size of the current signed tree head
+  std::optional<std::string> from_root;    // a remembered root of the tree of size `from` (hex)
+};
+int RunConsistency(const ConsistencyOptions& options);
+
+struct TreeheadOptions {
+  ConnectionOptions connection;
+  std::optional<std::string> stream;  // default: the global log
+};
+int RunTreehead(const TreeheadOptions& options);
+
+// The whole store: through the server (VERIFY {}), or offline with data_dir set (the server
+// must be stopped: the store is opened directly).
+struct StoreVerifyOptions {
+  ConnectionOptions connection;
+  std::optional<std::string> data_dir;
+};
+int RunStoreVerify(const StoreVerifyOptions& options);
+
 }  // namespace eventful::cli

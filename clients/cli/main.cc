@@ -140,15 +140,49 @@ int main(int argc, char** argv) {
   CLI::App* checksum_cmd = app.add_subcommand("checksum", "Print the event count, global root and last event id");
   AddConnection(checksum_cmd, &checksum);
 
+  // ---- integrity, checked by the client (exit 0 verified, 2 verification failed, 1 error) ----
+  ProofOptions proof;
+  CLI::App* proof_cmd = app.add_subcommand(
+      "proof", "Prove that an event is in its stream's tree (or, with --position, in the log's tree), checked here");
+  proof_cmd->add_option("stream", proof.stream, "Stream");
+  proof_cmd->add_option("version", proof.version, "The event's version in the stream");
+  proof_cmd->add_option("--position", proof.position, "The event's global position instead of STREAM VERSION");
+  proof_cmd->add_option("--tree-size", proof.tree_size, "Size of the tree to prove against (default: current)");
+  AddConnection(proof_cmd, &proof.connection);
+
+  ConsistencyOptions consistency;
+  CLI::App* consistency_cmd = app.add_subcommand(
+      "consistency", "Prove that a tree of size --from is a prefix of the current one (history only extended)");
+  consistency_cmd->add_option("--from", consistency.from, "The earlier tree size")->required();
+  consistency_cmd->add_option("--to", consistency.to, "The later tree size (default: the signed current size)");
+  consistency_cmd->add_option("--stream", consistency.stream, "Stream (default: the global log)");
+  consistency_cmd->add_option("--from-root", consistency.from_root,
+                              "The root remembered for size --from (e.g. from an earlier `eventful treehead`)");
+  AddConnection(consistency_cmd, &consistency.connection);
+
+  TreeheadOptions treehead;
+  CLI::App* treehead_cmd =
+      app.add_subcommand("treehead", "Print the signed tree head (size, root) after checking its signature");
+  treehead_cmd->add_option("--stream", treehead.stream, "Stream (default: the global log)");
+  AddConnection(treehead_cmd, &treehead.connection);
+
+  StoreVerifyOptions store_verify;
+  CLI::App* store_verify_cmd = app.add_subcommand(
+      "verify", "Recompute every hash and root of the store (exit 2 when it fails); --data-dir: offline");
+  store_verify_cmd->add_option("--data-dir", store_verify.data_dir,
+                               "Verify this stopped server's data directory directly instead of asking the server");
+  AddConnection(store_verify_cmd, &store_verify.connection);
+
   if (argc < 2) {
     std::fputs(app.help().c_str(), stderr);
-    return 2;
+    return 1;
   }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    // A usage error is an error (1): exit code 2 means "verification failed" (commands.h).
     int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
+    return rc == 0 ? 0 : 1;
   }
 
   if (*config_cmd) return RunConfig(config);
@@ -165,5 +199,9 @@ int main(int argc, char** argv) {
   if (*get_cmd) return RunEventGet(get);
   if (*verify_cmd) return RunVerify(verify);
   if (*checksum_cmd) return RunChecksum(checksum);
-  return 2;
+  if (*proof_cmd) return RunProof(proof);
+  if (*consistency_cmd) return RunConsistency(consistency);
+  if (*treehead_cmd) return RunTreehead(treehead);
+  if (*store_verify_cmd) return RunStoreVerify(store_verify);
+  return 1;
 }

@@ -1,0 +1,75 @@
+#include "clients/cli/replies.h"
+
+#include <cstdio>
+
+#include "storage/json_text.h"
+
+namespace eventful::cli {
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+  return 1;
+}
+
+void PrintLine(std::string_view s) {
+  std::fwrite(s.data(), 1, s.size(), stdout);
+  std::fputc('\n', stdout);
+}
+
+std::string ReplyToJson(const redisReply* r) {
+  switch (r->type) {
+    case REDIS_REPLY_INTEGER: return std::to_string(r->integer);
+    case REDIS_REPLY_NIL: return "null";
+    case REDIS_REPLY_ARRAY: {
+      std::string out = "[";
+      for (size_t i = 0; i < r->elements; ++i) {
+        if (i > 0) out += ',';
+        out += ReplyToJson(r->element[i]);
+      }
+      return out + "]";
+    }
+    default: return storage::JsonString(Text(r));
+  }
+}
+
+std::string Plain(dom::element e) {
+  if (e.is_string()) return std::string(std::string_view(e.get_string().value_unsafe()));
+  return simdjson::minify(e);
+}
+
+std::string Field(dom::object o, std::string_view key) {
+  dom::element e;
+  if (o.at_key(key).get(e) != simdjson::SUCCESS) return "";
+  return Plain(e);
+}
+
+std::string JsonField(dom::object o, std::string_view key) {
+  dom::element e;
+  if (o.at_key(key).get(e) != simdjson::SUCCESS) return "";
+  return simdjson::minify(e);
+}
+
+bool ParseObject(dom::parser& parser, const redisReply* r, dom::object* out) {
+  if (r->type != REDIS_REPLY_STRING ||
+      parser.parse(r->str, r->len).get_object().get(*out) != simdjson::SUCCESS) {
+    std::fprintf(stderr, "error: unexpected reply from the server: %s\n", ReplyToJson(r).c_str());
+    return false;
+  }
+  return true;
+}
+
+Reply Send(Connection& c, const std::vector<std::string>& args) {
+  Reply reply = c.Call(args);
+  if (reply == nullptr || PrintIfError(reply.get())) return nullptr;
+  return reply;
+}
+
+bool IsJsonArray(const redisReply* r) {
+  if (r->type != REDIS_REPLY_ARRAY) {
+    std::fprintf(stderr, "error: unexpected reply from the server: %s\n", ReplyToJson(r).c_str());
+    return false;
+  }
+  return true;
+}
+
+}  // namespace eventful::cli

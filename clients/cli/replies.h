@@ -1,0 +1,44 @@
+// Helpers shared by the client subcommands: sending a command, checking and printing its reply.
+// Errors are printed to stderr as "error: ..." (the caller returns exit code 1).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "clients/cli/connection.h"
+
+namespace eventful::cli {
+
+namespace dom = simdjson::dom;
+
+// Prints "error: <message>" to stderr; returns 1, the exit code for an error.
+int Fail(const std::string& message);
+
+// A string reply's bytes (valid while the reply lives).
+inline std::string_view Text(const redisReply* r) { return {r->str, r->len}; }
+
+// Writes s and a newline to stdout.
+void PrintLine(std::string_view s);
+
+// Any RESP2 reply as JSON text (arrays → arrays, integers → numbers, nil → null).
+std::string ReplyToJson(const redisReply* r);
+
+// A JSON value as text for people: strings unquoted, everything else as compact JSON.
+std::string Plain(dom::element e);
+// o[key] as Plain text / as compact JSON; "" when absent.
+std::string Field(dom::object o, std::string_view key);
+std::string JsonField(dom::object o, std::string_view key);
+
+// Parses a bulk reply holding one JSON object. Prints an error and returns false otherwise.
+bool ParseObject(dom::parser& parser, const redisReply* r, dom::object* out);
+
+// Sends one command; null (after printing the error) on an I/O failure or an error reply.
+Reply Send(Connection& c, const std::vector<std::string>& args);
+
+// True when r is an array; prints an error otherwise.
+bool IsJsonArray(const redisReply* r);
+
+}  // namespace eventful::cli
