@@ -22,7 +22,7 @@ using eventful::server::ParseEventGetRequest;
 using eventful::server::ParseGetAllRequest;
 using eventful::server::ParseGetRequest;
 using eventful::server::ParseListRequest;
-using eventful::server::ParseVerifyRequest;
+using eventful::server::ParseStreamOrLogRequest;
 using eventful::server::RequestLimits;
 using eventful::storage::AppendRequest;
 using eventful::storage::ExpectedVersion;
@@ -566,17 +566,17 @@ TEST_CASE("aggregate:list parses pattern, after and limit") {
 
 TEST_CASE("verify takes an optional stream") {
   std::optional<std::string> stream = "stale";
-  REQUIRE(ParseVerifyRequest("", &stream).ok());
+  REQUIRE(ParseStreamOrLogRequest("", &stream).ok());
   CHECK_FALSE(stream.has_value());
   stream = "stale";
-  REQUIRE(ParseVerifyRequest("{}", &stream).ok());
+  REQUIRE(ParseStreamOrLogRequest("{}", &stream).ok());
   CHECK_FALSE(stream.has_value());
-  REQUIRE(ParseVerifyRequest(R"({"stream":"patient.42"})", &stream).ok());
+  REQUIRE(ParseStreamOrLogRequest(R"({"stream":"patient.42"})", &stream).ok());
   CHECK(stream == "patient.42");
-  REQUIRE(ParseVerifyRequest(R"({"stream":"$audit"})", &stream).ok());
+  REQUIRE(ParseStreamOrLogRequest(R"({"stream":"$audit"})", &stream).ok());
   CHECK(stream == "$audit");
   for (const char* bad : {R"({"stream":5})", R"({"stream":null})", R"({"bogus":1})", "[]", "x"}) {
-    CHECK_MESSAGE(ParseVerifyRequest(bad, &stream).code() == Code::kErr, bad);
+    CHECK_MESSAGE(ParseStreamOrLogRequest(bad, &stream).code() == Code::kErr, bad);
   }
-  CHECK(ParseVerifyRequest(R"({"stream":"a..b"})", &stream).code() == Code::kInvalid);
+  CHECK(ParseStreamOrLogRequest(R"({"stream":"a..b"})", &stream).code() == Code::kInvalid);
 }
