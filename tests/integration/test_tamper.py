@@ -6,16 +6,16 @@ exist in both kinds of tree. A client remembers the signed tree heads and CHECKS
 stopped; tests/tools/eventful_tamper edits the RocksDB store directly, as someone with disk access
 could; the server is started again and the edit must be caught by the check meant for it:
 
-| edit                                   | caught by                                                 |
-|----------------------------------------|-----------------------------------------------------------|
-| flip one byte of an event's data       | VERIFY (stream and store): content does not match `hash`  |
-| edit an event and rewrite its `hash`   | VERIFY: recomputed root differs from the recorded root    |
-| ... and rewrite every root and node    | NOT by VERIFY (it must say ok: the store is consistent);  |
-|                                        | by a remembered tree head + CONSISTENCY / PROOF           |
-| delete a stream's last event           | VERIFY; GET and PROOF of it answer an error               |
-| swap two events of a stream            | VERIFY; PROOF of a swapped version fails verification     |
-| overwrite a stored interior node       | VERIFY (interior nodes are checked); PROOF through it fails|
-| flip bytes inside an SST file          | RocksDB block checksums: ERR naming corruption, no crash  |
+| edit                                 | caught by                                                   |
+|--------------------------------------|-------------------------------------------------------------|
+| flip one byte of an event's data     | VERIFY (stream and store): content does not match `hash`    |
+| edit an event and rewrite its `hash` | VERIFY: recomputed root differs from the recorded root      |
+| ... and rewrite every root and node  | NOT by VERIFY (it must say ok: the store is consistent);    |
+|                                      | by a remembered tree head + CONSISTENCY (and PROOF)         |
+| delete a stream's last event         | VERIFY; GET and PROOF of it answer ERR                      |
+| swap two events of a stream          | VERIFY; PROOF of a swapped version fails verification       |
+| overwrite a stored interior node     | VERIFY (interior nodes are checked); PROOF through it fails |
+| flip bytes inside an SST file        | RocksDB block checksums: ERR naming corruption, no crash    |
 
 Proofs are checked by rfc9162_check.py (hashlib only), never by the server's code.
 """
