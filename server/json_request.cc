@@ -531,7 +531,7 @@ Status ParseListRequest(std::string_view json, ListRequest* out) {
   });
 }
 
-Status ParseVerifyRequest(std::string_view json, std::optional<std::string>* stream) {
+Status ParseStreamOrLogRequest(std::string_view json, std::optional<std::string>* stream) {
   stream->reset();
   if (json.empty()) return Status::Ok();
   return ForEachTopField(json, [&](const std::string& key, od::value v) -> Status {
@@ -546,6 +546,67 @@ Status ParseVerifyRequest(std::string_view json, std::optional<std::string>* str
     }
     return Status::Err("unknown key " + Quote(key));
   });
+}
+
+namespace {
+
+Status GetStream(od::value& v, std::string_view key, std::optional<std::string>* out) {
+  std::string name;
+  Status s = GetString(v, key, &name);
+  if (s.ok()) s = CheckStream(name);
+  if (s.ok()) *out = std::move(name);
+  return s;
+}
+
+}  // namespace
+
+Status ParseProofRequest(std::string_view json, ProofRequest* out) {
+  *out = ProofRequest{};
+  std::optional<uint64_t> version, position;
+  Status s = ForEachTopField(json, [&](const std::string& key, od::value v) -> Status {
+    uint64_t n = 0;
+    if (key == "stream") return GetStream(v, key, &out->stream);
+    if (key == "version" || key == "position" || key == "tree_size") {
+      Status cs = GetCount(v, key, &n);
+      if (!cs.ok()) return cs;
+      (key == "version" ? version : key == "position" ? position : out->tree_size) = n;
+      return Status::Ok();
+    }
+    return Status::Err("unknown key " + Quote(key));
+  });
+  if (!s.ok()) return s;
+  if (out->stream) {
+    if (position) return Status::Err("give 'stream' and 'version', or 'position', not both");
+    if (!version) return Status::Err("missing 'version'");
+    out->leaf = *version;
+  } else {
+    if (version) return Status::Err("'version' needs 'stream'");
+    if (!position) return Status::Err("missing 'stream' and 'version', or 'position'");
+    out->leaf = *position;
+  }
+  return Status::Ok();
+}
+
+Status ParseConsistencyRequest(std::string_view json, ConsistencyRequest* out) {
+  *out = ConsistencyRequest{};
+  bool has_from = false;
+  Status s = ForEachTopField(json, [&](const std::string& key, od::value v) -> Status {
+    if (key == "stream") return GetStream(v, key, &out->stream);
+    if (key == "from") {
+      has_from = true;
+      return GetCount(v, key, &out->from);
+    }
+    if (key == "to") {
+      uint64_t n = 0;
+      Status cs = GetCount(v, key, &n);
+      if (cs.ok()) out->to = n;
+      return cs;
+    }
+    return Status::Err("unknown key " + Quote(key));
+  });
+  if (!s.ok()) return s;
+  if (!has_from) return Status::Err("missing 'from'");
+  return Status::Ok();
 }
 
 }  // namespace eventful::server

@@ -49,7 +49,23 @@ struct ListRequest {
 };
 Status ParseListRequest(std::string_view json, ListRequest* out);
 
-// VERIFY {"stream"?}; `json` empty = whole store.
-Status ParseVerifyRequest(std::string_view json, std::optional<std::string>* stream);
+// VERIFY and TREEHEAD {"stream"?}; `json` empty or {} = the whole store / the global log.
+Status ParseStreamOrLogRequest(std::string_view json, std::optional<std::string>* stream);
+
+// PROOF {"stream","version","tree_size"?} or {"position","tree_size"?}.
+struct ProofRequest {
+  std::optional<std::string> stream;  // nullopt = the global log
+  uint64_t leaf = 0;                  // version or position (1-based)
+  std::optional<uint64_t> tree_size;
+};
+Status ParseProofRequest(std::string_view json, ProofRequest* out);
+
+// CONSISTENCY {"stream"?,"from","to"?}.
+struct ConsistencyRequest {
+  std::optional<std::string> stream;
+  uint64_t from = 0;
+  std::optional<uint64_t> to;
+};
+Status ParseConsistencyRequest(std::string_view json, ConsistencyRequest* out);
 
 }  // namespace eventful::server

@@ -268,4 +268,13 @@ bool ParseEventJson(std::string_view json, Event* out, std::string* why) {
   return true;
 }
 
+bool StoredEventHash(std::string_view json, Hash* out) {
+  constexpr std::string_view kHead = ",\"hash\":\"";
+  constexpr size_t kTail = kHead.size() + 64 + 2;  // ,"hash":" + hex + "}
+  if (json.size() < kTail) return false;
+  const std::string_view tail = json.substr(json.size() - kTail);
+  if (!tail.starts_with(kHead) || !tail.ends_with("\"}")) return false;
+  return FromHex(tail.substr(kHead.size(), 64), out);
+}
+
 }  // namespace eventful::storage

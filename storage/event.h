@@ -51,5 +51,8 @@ std::string EventJson(const Event& e);
 // Parses a stored event JSON back (VERIFY, idempotent replays). Checks that exactly the 12 keys
 // are present with the right types; `why` says what is wrong otherwise.
 bool ParseEventJson(std::string_view json, Event* out, std::string* why);
+// The `hash` of a stored event JSON, read from its fixed tail (`,"hash":"<64 hex>"}`) without
+// parsing the rest. False when the tail is not of that form.
+bool StoredEventHash(std::string_view json, Hash* out);
 
 }  // namespace eventful::storage

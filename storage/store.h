@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "storage/append.h"
+#include "storage/hash.h"
 #include "storage/names.h"
 #include "storage/status.h"
 
@@ -88,6 +89,29 @@ struct CommitStats {
   uint64_t stage_micros = 0;   // time checking and building groups
 };
 
+// RFC 9162 inclusion proof of leaf `leaf_index` (0-based) in the tree of `tree_size` leaves.
+struct InclusionProof {
+  uint64_t leaf_index = 0;
+  uint64_t tree_size = 0;
+  Hash leaf_hash{};
+  Hash root{};
+  std::vector<Hash> path;
+};
+
+// RFC 9162 consistency proof between the trees of `from` and `to` leaves.
+struct ConsistencyProof {
+  uint64_t from = 0;
+  uint64_t to = 0;
+  Hash from_root{};
+  Hash to_root{};
+  std::vector<Hash> path;
+};
+
+struct TreeHead {
+  uint64_t tree_size = 0;
+  Hash root{};
+};
+
 struct Checksum {
   std::string last_event_id;  // "" when empty
   std::string root;           // hex
@@ -115,6 +139,16 @@ class Store {
   Status GetByHash(std::string_view hash_hex, EventRef* out);  // *out null when absent
   Status ListStreams(const std::optional<Pattern>& pattern, std::string_view after, uint64_t limit,
                      std::vector<StreamSummary>* out);
+
+  // Proofs over a stream's tree (`stream` set; leaf = version) or the global log's (leaf =
+  // position), both 1-based; `tree_size` defaults to the current size. O(log n) reads. ERR for an
+  // unknown stream ("no such stream") or out-of-range numbers.
+  Status ProveInclusion(const std::optional<std::string>& stream, uint64_t leaf, std::optional<uint64_t> tree_size,
+                        InclusionProof* out);
+  Status ProveConsistency(const std::optional<std::string>& stream, uint64_t from, std::optional<uint64_t> to,
+                          ConsistencyProof* out);
+  // The current size and root of a stream's tree (ERR "no such stream") or of the log.
+  Status GetTreeHead(const std::optional<std::string>& stream, TreeHead* out);
 
   Status VerifyStream(std::string_view stream, StreamVerifyReport* report);
   Status VerifyAll(StoreVerifyReport* report);

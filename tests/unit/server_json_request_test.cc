@@ -22,7 +22,11 @@ using eventful::server::ParseEventGetRequest;
 using eventful::server::ParseGetAllRequest;
 using eventful::server::ParseGetRequest;
 using eventful::server::ParseListRequest;
-using eventful::server::ParseVerifyRequest;
+using eventful::server::ConsistencyRequest;
+using eventful::server::ParseConsistencyRequest;
+using eventful::server::ParseProofRequest;
+using eventful::server::ParseStreamOrLogRequest;
+using eventful::server::ProofRequest;
 using eventful::server::RequestLimits;
 using eventful::storage::AppendRequest;
 using eventful::storage::ExpectedVersion;
@@ -564,19 +568,54 @@ TEST_CASE("aggregate:list parses pattern, after and limit") {
   CHECK(ParseListRequest(R"({"pattern":"a..b"})", &r).code() == Code::kInvalid);
 }
 
-TEST_CASE("verify takes an optional stream") {
+TEST_CASE("verify and treehead take an optional stream") {
   std::optional<std::string> stream = "stale";
-  REQUIRE(ParseVerifyRequest("", &stream).ok());
+  REQUIRE(ParseStreamOrLogRequest("", &stream).ok());
   CHECK_FALSE(stream.has_value());
   stream = "stale";
-  REQUIRE(ParseVerifyRequest("{}", &stream).ok());
+  REQUIRE(ParseStreamOrLogRequest("{}", &stream).ok());
   CHECK_FALSE(stream.has_value());
-  REQUIRE(ParseVerifyRequest(R"({"stream":"patient.42"})", &stream).ok());
+  REQUIRE(ParseStreamOrLogRequest(R"({"stream":"patient.42"})", &stream).ok());
   CHECK(stream == "patient.42");
-  REQUIRE(ParseVerifyRequest(R"({"stream":"$audit"})", &stream).ok());
+  REQUIRE(ParseStreamOrLogRequest(R"({"stream":"$audit"})", &stream).ok());
   CHECK(stream == "$audit");
   for (const char* bad : {R"({"stream":5})", R"({"stream":null})", R"({"bogus":1})", "[]", "x"}) {
-    CHECK_MESSAGE(ParseVerifyRequest(bad, &stream).code() == Code::kErr, bad);
+    CHECK_MESSAGE(ParseStreamOrLogRequest(bad, &stream).code() == Code::kErr, bad);
   }
-  CHECK(ParseVerifyRequest(R"({"stream":"a..b"})", &stream).code() == Code::kInvalid);
+  CHECK(ParseStreamOrLogRequest(R"({"stream":"a..b"})", &stream).code() == Code::kInvalid);
+}
+
+TEST_CASE("proof takes a stream and version, or a position, with an optional tree size") {
+  ProofRequest r;
+  REQUIRE(ParseProofRequest(R"({"stream":"s.1","version":3})", &r).ok());
+  CHECK(r.stream == "s.1");
+  CHECK(r.leaf == 3);
+  CHECK_FALSE(r.tree_size.has_value());
+  REQUIRE(ParseProofRequest(R"({"position":1017,"tree_size":2000})", &r).ok());
+  CHECK_FALSE(r.stream.has_value());
+  CHECK(r.leaf == 1017);
+  CHECK(r.tree_size == 2000u);
+  // Zero is well-formed here; the store answers ERR for it as out of range.
+  REQUIRE(ParseProofRequest(R"({"position":0})", &r).ok());
+  for (const char* bad : {R"({})", R"({"stream":"s"})", R"({"version":1})", R"({"stream":"s","version":1,"position":1})",
+                          R"({"stream":"s","version":-1})", R"({"stream":"s","version":"1"})", R"({"position":1.5})",
+                          R"({"position":1,"tree_size":null})", R"({"position":1,"bogus":1})", "[]", "x"}) {
+    CHECK_MESSAGE(ParseProofRequest(bad, &r).code() == Code::kErr, bad);
+  }
+  CHECK(ParseProofRequest(R"({"stream":"a..b","version":1})", &r).code() == Code::kInvalid);
+}
+
+TEST_CASE("consistency takes from, an optional to and an optional stream") {
+  ConsistencyRequest r;
+  REQUIRE(ParseConsistencyRequest(R"({"from":3})", &r).ok());
+  CHECK(r.from == 3);
+  CHECK_FALSE(r.to.has_value());
+  CHECK_FALSE(r.stream.has_value());
+  REQUIRE(ParseConsistencyRequest(R"({"stream":"s","from":3,"to":8})", &r).ok());
+  CHECK(r.stream == "s");
+  CHECK(r.to == 8u);
+  for (const char* bad : {R"({})", R"({"to":3})", R"({"from":-1})", R"({"from":"3"})", R"({"from":1,"to":true})",
+                          R"({"from":1,"x":1})", "[]", "x"}) {
+    CHECK_MESSAGE(ParseConsistencyRequest(bad, &r).code() == Code::kErr, bad);
+  }
 }
