@@ -17,6 +17,7 @@ checked with an Ed25519 implementation that is not the server's (python3-cryptog
 
 Thousands of requests go out per round trip (redis-py pipelines), so the exhaustive parts stay fast.
 """
+import datetime
 import hashlib
 import json
 import random
@@ -177,6 +178,8 @@ def check_treehead(th, public_key, tree_size, root, stream=None):
     assert is_int(th["tree_size"]) and th["tree_size"] == tree_size, where
     assert th["root"] == root, where + f"\nexpected root {root}"
     assert isinstance(th["timestamp"], str) and ADDED_AT.fullmatch(th["timestamp"]), where
+    signed_at = datetime.datetime.strptime(th["timestamp"], "%Y-%m-%dT%H:%M:%S.%f%z")
+    assert abs((signed_at - datetime.datetime.now(datetime.timezone.utc)).total_seconds()) < 300, where
     assert HEX64.fullmatch(th["public_key"]) and th["public_key"] == public_key, where
     assert th["key_id"] == hashlib.sha256(bytes.fromhex(public_key)).hexdigest()[:16], where
     assert isinstance(th["signature"], str) and HEX128.fullmatch(th["signature"]), where
@@ -187,7 +190,8 @@ def check_treehead(th, public_key, tree_size, root, stream=None):
         where + f"\nsignature does not verify over {jcs(signed)!r}"
     # The check can fail: the same signature does not cover another size or root.
     assert not ed25519_verifies(public_key, th["signature"], jcs(dict(signed, tree_size=tree_size + 1)))
-    assert not ed25519_verifies(public_key, th["signature"], jcs(dict(signed, root=EMPTY_ROOT)))
+    other_root = hashlib.sha256(bytes.fromhex(root)).hexdigest()
+    assert not ed25519_verifies(public_key, th["signature"], jcs(dict(signed, root=other_root)))
 
 
 # --- the small log: streams of 1…70 events, interleaved -----------------------------------------
@@ -337,6 +341,48 @@ def test_treeheads_are_signed_and_match_checksum_and_streams(small):
     assert proof["from_root"] == th["root"] and proof["to_root"] == root
 
 
+def tampered(reply):
+    """Copies of a proof reply with one thing wrong each."""
+    flip = lambda h: ("0" if h[0] != "0" else "1") + h[1:]
+    for key, value in reply.items():
+        if key == "path":
+            for i in range(len(value)):
+                yield dict(reply, path=value[:i] + [flip(value[i])] + value[i + 1:])
+                yield dict(reply, path=value[:i] + value[i + 1:])
+            yield dict(reply, path=value + [value[0] if value else reply["root"]])
+        elif is_int(value):
+            yield dict(reply, **{key: value + 1})
+        elif key != "stream":
+            yield dict(reply, **{key: flip(value)})
+        yield {k: v for k, v in reply.items() if k != key}
+    yield dict(reply, extra=1)
+
+
+def test_the_reply_checks_reject_a_wrong_reply(small):
+    """check_inclusion / check_consistency are what judges the server: each must fail on a reply
+    with any one field or path element wrong."""
+    s, r, _, trees = small
+    name = small_stream(70)
+    cases = [
+        ("PROOF", {"stream": name, "version": 37, "tree_size": 45},
+         lambda q, x: check_inclusion(q, x, trees.streams[name], 36, 45, name)),
+        ("PROOF", {"position": 1000},
+         lambda q, x: check_inclusion(q, x, trees.log, 999, len(trees.log))),
+        ("CONSISTENCY", {"stream": name, "from": 13, "to": 61},
+         lambda q, x: check_consistency(q, x, trees.streams[name], 13, 61, name)),
+        ("CONSISTENCY", {"from": 1000, "to": 2000},
+         lambda q, x: check_consistency(q, x, trees.log, 1000, 2000)),
+    ]
+    for cmd, q, check in cases:
+        reply = json.loads(r.execute_command(cmd, json.dumps(q)))
+        check(q, reply)
+        bad = list(tampered(reply))
+        assert len(bad) > 10
+        for wrong in bad:
+            with pytest.raises(AssertionError):
+                check(q, wrong)
+
+
 def test_proofs_are_bulk_strings_in_resp3_too(small):
     s, _, log, trees = small
     with RawClient(s) as c:
@@ -413,6 +459,7 @@ WRONG_TYPES = [
 ]
 MISSING_OR_NOT_AN_OBJECT = [
     ("PROOF", {}),
+    ("PROOF", {"stream": S5, "version": 1, "position": 1}),  # which tree? neither
     ("PROOF", {"stream": S5}),
     ("PROOF", {"version": 1}),
     ("PROOF", {"tree_size": 1}),
