@@ -40,6 +40,9 @@ struct ServerContext {
   std::atomic<uint64_t> total_connections{0};
   std::atomic<uint64_t> total_commands{0};
   std::atomic<uint64_t> rejected_connections{0};
+  // Runs work on the background thread (long commands, off the I/O threads).
+  std::function<void(std::function<void()>)> run_background;
+  std::atomic<bool> stopping{false};  // set at shutdown: background work should give up
 };
 
 // Where a command's reply goes. A synchronous handler writes through `out`. An async handler

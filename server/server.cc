@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <csignal>
 #include <cstdio>
@@ -59,6 +60,9 @@ int RunServer(const ServerConfig& config) {
   Authenticator authenticator(config);
   ctx.auth = &authenticator;
   ctx.started_ms = storage::NowMs();
+  // Long commands (VERIFY of the whole store) run here, off the I/O threads.
+  asio::thread_pool background(1);
+  ctx.run_background = [&background](std::function<void()> work) { asio::post(background, std::move(work)); };
 
   const int threads = std::max(1, config.io_threads);
   std::vector<std::unique_ptr<asio::io_context>> ios;
@@ -126,6 +130,7 @@ int RunServer(const ServerConfig& config) {
   signals.async_wait([&](const boost::system::error_code& ec, int) {
     if (ec) return;
     std::cout << "eventful: shutting down" << std::endl;
+    ctx.stopping = true;  // long background commands give up
     boost::system::error_code ignored;
     acceptor.close(ignored);
     std::vector<std::shared_ptr<Connection>> live;
@@ -156,6 +161,8 @@ int RunServer(const ServerConfig& config) {
   for (size_t i = 1; i < ios.size(); ++i) workers.emplace_back([&, i] { ios[i]->run(); });
   ios[0]->run();
   for (auto& w : workers) w.join();
+  ctx.stopping = true;
+  background.join();
   store.reset();  // drains the committer and closes RocksDB (flushes the WAL)
   std::cout << "eventful: stopped" << std::endl;
   return 0;

@@ -112,6 +112,13 @@ struct TreeHead {
   Hash root{};
 };
 
+// Controls a whole-store VERIFY: progress reports (phase "events" or "log", events done, events in
+// the store) and cancellation (checked between batches; VerifyAll then returns ERR).
+struct VerifyControl {
+  std::function<void(std::string_view phase, uint64_t done, uint64_t total)> progress;
+  const std::atomic<bool>* cancel = nullptr;
+};
+
 struct Checksum {
   std::string last_event_id;  // "" when empty
   std::string root;           // hex
@@ -151,7 +158,8 @@ class Store {
   Status GetTreeHead(const std::optional<std::string>& stream, TreeHead* out);
 
   Status VerifyStream(std::string_view stream, StreamVerifyReport* report);
-  Status VerifyAll(StoreVerifyReport* report);
+  // Whole store, streaming in bounded memory; at most 100 problems are listed in report->bad.
+  Status VerifyAll(StoreVerifyReport* report, const VerifyControl& control = {});
 
   uint64_t EventCount() const;
   uint64_t StreamCount() const;

@@ -1,5 +1,7 @@
 // Integrity commands: CHECKSUM (the global Merkle root), VERIFY (recomputes from content), and
 // the RFC 9162 proofs and signed tree heads of INTEGRITY.md: PROOF, CONSISTENCY, TREEHEAD.
+#include <cstdio>
+
 #include "server/command_table.h"
 #include "server/json_request.h"
 #include "server/treehead_key.h"
@@ -52,9 +54,31 @@ void Verify(CommandContext& ctx) {
     s = ctx.server.store->VerifyStream(*stream, &report);
     json = StreamReportJson(report);
   } else if (s.ok()) {
-    storage::StoreVerifyReport report;
-    s = ctx.server.store->VerifyAll(&report);
-    json = StoreReportJson(report);
+    // The whole store: on the background thread, with progress in the server log.
+    DeferredReply reply = ctx.defer();
+    ServerContext* server = &ctx.server;
+    server->run_background([server, reply] {
+      storage::VerifyControl control;
+      control.cancel = &server->stopping;
+      control.progress = [](std::string_view phase, uint64_t done, uint64_t total) {
+        std::fprintf(stderr, "eventful: VERIFY %.*s pass: %llu of ~%llu events\n", static_cast<int>(phase.size()),
+                     phase.data(), static_cast<unsigned long long>(done), static_cast<unsigned long long>(total));
+      };
+      const int64_t started = storage::NowMs();
+      storage::StoreVerifyReport report;
+      Status vs = server->store->VerifyAll(&report, control);
+      std::fprintf(stderr, "eventful: VERIFY %s: %llu events, %llu streams in %lld ms\n",
+                   !vs.ok() ? "failed" : report.ok ? "ok" : "found problems", static_cast<unsigned long long>(report.events),
+                   static_cast<unsigned long long>(report.streams), static_cast<long long>(storage::NowMs() - started));
+      reply([vs = std::move(vs), json = StoreReportJson(report)](protocol::ReplyWriter& out) {
+        if (!vs.ok()) {
+          out.Error(vs.ToWire());
+        } else {
+          out.Bulk(json);
+        }
+      });
+    });
+    return;
   }
   if (!s.ok()) {
     ctx.out.Error(s.ToWire());
@@ -163,7 +187,7 @@ void TreeHead(CommandContext& ctx) {
 
 void RegisterIntegrityCommands(CommandTable& t) {
   t.Register({"CHECKSUM", 1, 1, kRead | kFast, Checksum, "integrity", "Last event id, global Merkle root, event count."});
-  t.Register({"VERIFY", 1, 2, kRead, Verify, "integrity", "Recomputes hashes and roots from stored content."});
+  t.Register({"VERIFY", 1, 2, kRead | kAsync, Verify, "integrity", "Recomputes hashes and roots from stored content."});
   t.Register({"PROOF", 2, 2, kRead, Proof, "integrity", "RFC 9162 inclusion proof of an event in its stream or the log."});
   t.Register({"CONSISTENCY", 2, 2, kRead, Consistency, "integrity", "RFC 9162 consistency proof between two tree sizes."});
   t.Register({"TREEHEAD", 1, 2, kRead, TreeHead, "integrity", "Signed tree head of a stream or the global log."});
