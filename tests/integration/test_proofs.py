@@ -256,9 +256,9 @@ def test_stream_inclusion_for_every_version_of_every_stream(small):
 
 def test_stream_inclusion_at_every_past_tree_size(small):
     s, r, _, trees = small
-    # Every (version, tree_size) of the larger streams, explicit tree_size == size included.
+    # Every (version, tree_size) of every stream, explicit tree_size == size included: ~60k proofs.
     requests = [{"stream": small_stream(n), "version": v, "tree_size": t}
-                for n in SIZES if n >= 40 or n <= 9 for t in range(1, n + 1) for v in range(1, t + 1)]
+                for n in SIZES for t in range(1, n + 1) for v in range(1, t + 1)]
     replies = pipelined(r, [("PROOF", q) for q in requests])
     for q, reply in zip(requests, replies):
         check_inclusion(q, reply, trees.streams[q["stream"]], q["version"] - 1, q["tree_size"],
