@@ -207,12 +207,16 @@ Status RehashAll(const Db& db, rocksdb::WriteBatch* batch) {
   std::vector<Hash> leaves;
   std::unique_ptr<rocksdb::Iterator> it(db.db()->NewIterator(rocksdb::ReadOptions(), db.cf(Cf::kLog)));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    // A log entry is the event key (16 bytes) then the event's leaf hash: both are rewritten.
+    if (it->value().size() != storage::kLogValueSize) return Status::Err("bad log entry");
+    const std::string key(it->value().data(), 16);
     std::string json;
-    Status s = db.Get(Cf::kEvents, std::string_view(it->value().data(), it->value().size()), &json, "reading a log event");
+    Status s = db.Get(Cf::kEvents, key, &json, "reading a log event");
     Hash h;
     if (s.ok()) s = ContentHash(json, &h);
     if (!s.ok()) return s;
     leaves.push_back(h);
+    (void)batch->Put(db.cf(Cf::kLog), it->key(), key + HashBytes(h));
   }
   if (!it->status().ok()) return FromRocks(it->status(), "reading the log");
   const storage::Frontier log = RebuildTree(db, batch, storage::kLogTreeId, leaves);
@@ -246,6 +250,7 @@ Status EditEvent(const Db& db, std::string_view stream, uint64_t version, const 
     e.hash = storage::ToHex(new_hash);
     (void)batch.Delete(db.cf(Cf::kHashes), HashBytes(old_hash));
     (void)batch.Put(db.cf(Cf::kHashes), HashBytes(new_hash), key);
+    (void)batch.Put(db.cf(Cf::kLog), storage::U64Key(e.position), key + HashBytes(new_hash));  // the log keeps it too
   }
   (void)batch.Put(db.cf(Cf::kEvents), key, storage::EventJson(e));
   if (rehash_all) {
