@@ -11,8 +11,6 @@ import shutil
 import tempfile
 import threading
 
-import pytest
-
 from harness import RawClient, RespError, Server
 from integrity_model import leaf_hash, merkle_root
 
