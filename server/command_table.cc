@@ -44,12 +44,35 @@ void CommandTable::Dispatch(CommandContext& ctx) const {
     ctx.out.Error("NOAUTH Authentication required.");
     return;
   }
+  // An auth key or token: revoked or expired since AUTH → NOAUTH on every command but those that
+  // change or end the session; permission changes take effect here too.
+  if (!ctx.session.identity.token_id.empty() && !(spec->flags & kSession)) {
+    if (Status s = ctx.server.auth->Refresh(&ctx.session.identity); !s.ok()) {
+      ctx.out.Error(s.ToWire());
+      return;
+    }
+  }
   if ((spec->flags & kAdmin) && !ctx.session.identity.admin) {
     ctx.out.Error("NOPERM this command needs admin rights");
     return;
   }
   ctx.server.total_commands.fetch_add(1, std::memory_order_relaxed);
   spec->handler(ctx);
+}
+
+Status CheckRead(const Identity& identity, std::string_view stream) {
+  if (identity.CanRead(stream)) return Status::Ok();
+  return Status::NoPerm("no read permission for stream '" + std::string(stream) + "'");
+}
+
+Status CheckWrite(const Identity& identity, std::string_view stream) {
+  if (identity.CanWrite(stream)) return Status::Ok();
+  return Status::NoPerm("no write permission for stream '" + std::string(stream) + "'");
+}
+
+std::function<bool(std::string_view)> ReadableFilter(const Identity& identity) {
+  if (identity.master) return nullptr;
+  return [permissions = identity.permissions](std::string_view stream) { return permissions.CanRead(stream); };
 }
 
 const CommandTable& GlobalCommandTable() { return *g_table; }

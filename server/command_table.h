@@ -26,6 +26,7 @@ enum CommandFlag : uint32_t {
   kNoAuth = 1u << 3,  // allowed before AUTH
   kFast = 1u << 4,    // O(1)
   kAsync = 1u << 5,   // replies later (ADD): pipelined commands after it wait for it
+  kSession = 1u << 6, // changes or ends the session (AUTH, HELLO, QUIT): allowed with a revoked token
 };
 
 // Process-wide state that commands may use. Counters are atomics: every I/O thread updates them.
@@ -84,10 +85,17 @@ class CommandTable {
   std::unordered_map<std::string, size_t> index_;  // upper-case name -> specs_ index
 };
 
+// Stream-level permission checks of the calling identity: NOPERM naming the stream.
+Status CheckRead(const Identity& identity, std::string_view stream);
+Status CheckWrite(const Identity& identity, std::string_view stream);
+// The GETALL / AGGREGATE:LIST visibility filter of an identity; null when it may read everything.
+std::function<bool(std::string_view)> ReadableFilter(const Identity& identity);
+
 // Each command family registers itself from one place (server.cc).
 void RegisterHousekeepingCommands(CommandTable& table);
 void RegisterEventCommands(CommandTable& table);
 void RegisterIntegrityCommands(CommandTable& table);
+void RegisterTokenCommands(CommandTable& table);
 
 // The table COMMAND reports; set once at start-up before any connection.
 const CommandTable& GlobalCommandTable();

@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cctype>
 #include <unordered_set>
 
 #include "storage/clock.h"
@@ -607,6 +608,107 @@ Status ParseConsistencyRequest(std::string_view json, ConsistencyRequest* out) {
   if (!s.ok()) return s;
   if (!has_from) return Status::Err("missing 'from'");
   return Status::Ok();
+}
+
+namespace {
+
+Status GetBool(od::value& v, std::string_view key, bool* out) {
+  if (v.get_bool().get(*out) != simdjson::SUCCESS) return Status::Err(Quote(key) + " must be true or false");
+  return Status::Ok();
+}
+
+Status GetPatterns(od::value& v, std::string_view key, std::vector<std::string>* out) {
+  od::array a;
+  if (v.get_array().get(a) != simdjson::SUCCESS) return Status::Err(Quote(key) + " must be an array of stream patterns");
+  for (auto e : a) {
+    std::string_view text;
+    if (e.get_string().get(text) != simdjson::SUCCESS) return Status::Err(Quote(key) + " must be an array of stream patterns");
+    storage::Pattern p;
+    std::string why;
+    if (!storage::Pattern::Parse(text, &p, &why)) return Status::Invalid(why);
+    out->emplace_back(text);
+  }
+  return Status::Ok();
+}
+
+Status GetPermissions(od::value& v, storage::Permissions* out) {
+  *out = storage::Permissions{};
+  return ForEachField(v, "'permissions'", [&](const std::string& key, od::value f) -> Status {
+    if (key == "read") return GetPatterns(f, key, &out->read);
+    if (key == "write") return GetPatterns(f, key, &out->write);
+    if (key == "admin") return GetBool(f, key, &out->admin);
+    return Status::Err("unknown key " + Quote(key) + " in 'permissions'");
+  });
+}
+
+// Names and identifiers: 1-128 characters of A-Z a-z 0-9 _ - . : @ +
+Status GetLabel(od::value& v, std::string_view key, std::string* out) {
+  Status s = GetString(v, key, out);
+  if (!s.ok()) return s;
+  bool good = !out->empty() && out->size() <= 128;
+  for (char c : *out) {
+    good = good && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' || c == ':' || c == '@' || c == '+');
+  }
+  if (!good) return Status::Invalid(Quote(key) + " must be 1-128 characters of A-Z a-z 0-9 _ - . : @ +");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ParseTokenRequest(std::string_view json, std::initializer_list<std::string_view> allowed, TokenRequest* out) {
+  *out = TokenRequest{};
+  if (json.empty()) return Status::Ok();
+  return ForEachTopField(json, [&](const std::string& key, od::value v) -> Status {
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) return Status::Err("unknown key " + Quote(key));
+    auto set_string = [&](std::optional<std::string>* field) {
+      std::string text;
+      Status s = GetString(v, key, &text);
+      if (s.ok()) *field = std::move(text);
+      return s;
+    };
+    auto set_label = [&](std::optional<std::string>* field) {
+      std::string text;
+      Status s = GetLabel(v, key, &text);
+      if (s.ok()) *field = std::move(text);
+      return s;
+    };
+    auto set_count = [&](std::optional<uint64_t>* field) {
+      uint64_t n = 0;
+      Status s = GetCount(v, key, &n);
+      if (s.ok()) *field = n;
+      return s;
+    };
+    auto set_bool = [&](std::optional<bool>* field) {
+      bool b = false;
+      Status s = GetBool(v, key, &b);
+      if (s.ok()) *field = b;
+      return s;
+    };
+    if (key == "auth_key") {
+      od::json_type t;
+      if (Status s = TypeOf(v, &t); !s.ok()) return s;
+      if (t == od::json_type::boolean) return set_bool(&out->auth_key_flag);
+      return set_string(&out->auth_key);
+    }
+    if (key == "name") return set_label(&out->name);
+    if (key == "token") return set_string(&out->token);
+    if (key == "id") return set_string(&out->id);
+    if (key == "identifier_type") return set_label(&out->identifier_type);
+    if (key == "identifier_id") return set_label(&out->identifier_id);
+    if (key == "cursor") return set_string(&out->cursor);
+    if (key == "expiration") return set_count(&out->expiration);
+    if (key == "limit") return set_count(&out->limit);
+    if (key == "take") return set_count(&out->take);
+    if (key == "active") return set_bool(&out->active);
+    if (key == "auth_keys") return set_bool(&out->auth_keys);
+    if (key == "permissions") {
+      storage::Permissions p;
+      Status s = GetPermissions(v, &p);
+      if (s.ok()) out->permissions = std::move(p);
+      return s;
+    }
+    return Status::Err("unknown key " + Quote(key));
+  });
 }
 
 }  // namespace eventful::server

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +14,7 @@
 #include "storage/names.h"
 #include "storage/status.h"
 #include "storage/store.h"
+#include "storage/token.h"
 
 namespace eventful::server {
 
@@ -51,6 +53,19 @@ Status ParseListRequest(std::string_view json, ListRequest* out);
 
 // VERIFY and TREEHEAD {"stream"?}; `json` empty or {} = the whole store / the global log.
 Status ParseStreamOrLogRequest(std::string_view json, std::optional<std::string>* stream);
+
+// TOKEN:* arguments (docs/security.md). One shape for all of them; each command names the keys it
+// accepts (others → ERR unknown key). "auth_key" is `true` in TOKEN:GENERATE (→ auth_key_flag) and
+// an auth key's secret or name elsewhere (→ auth_key). Permissions' patterns are checked (INVALID).
+struct TokenRequest {
+  std::optional<bool> auth_key_flag;
+  std::optional<std::string> auth_key, name, token, id, identifier_type, identifier_id, cursor;
+  std::optional<storage::Permissions> permissions;
+  std::optional<uint64_t> expiration, limit, take;
+  std::optional<bool> active, auth_keys;
+};
+// `json` empty = no argument (all absent).
+Status ParseTokenRequest(std::string_view json, std::initializer_list<std::string_view> allowed, TokenRequest* out);
 
 // PROOF {"stream","version","tree_size"?} or {"position","tree_size"?}.
 struct ProofRequest {

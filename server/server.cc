@@ -52,12 +52,13 @@ int RunServer(const ServerConfig& config) {
   RegisterHousekeepingCommands(table);
   RegisterEventCommands(table);
   RegisterIntegrityCommands(table);
+  RegisterTokenCommands(table);
   SetGlobalCommandTable(&table);
 
   ServerContext ctx;
   ctx.config = &config;
   ctx.store = store.get();
-  Authenticator authenticator(config);
+  Authenticator authenticator(config, store.get());
   ctx.auth = &authenticator;
   ctx.started_ms = storage::NowMs();
   // Long commands (VERIFY of the whole store) run here, off the I/O threads.

@@ -4,15 +4,27 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+
+#include "storage/token.h"
 
 namespace eventful::server {
 
-// Who a connection speaks for. The token system (a later issue) adds auth keys and access tokens
-// with permissions; the master key has every right.
+// Who a connection speaks for: the master key (every right), an auth key or an access token
+// (docs/security.md), with the permissions of its record as last read.
 struct Identity {
   bool authenticated = false;
-  bool admin = false;
-  std::string actor;  // recorded as each written event's `actor`
+  bool master = false;
+  bool admin = false;     // master, or a record with admin rights
+  std::string actor;      // recorded as each written event's `actor`
+  std::string token_id;   // the auth key's or access token's id; empty for the master key
+  bool auth_key = false;  // token_id names an auth key (not an access token)
+  storage::Permissions permissions;  // when token_id is set
+  int64_t expires_at_ms = 0;         // 0 = never
+  uint64_t generation = 0;           // Store::TokenGeneration() when the record was read
+
+  bool CanRead(std::string_view stream) const { return master || permissions.CanRead(stream); }
+  bool CanWrite(std::string_view stream) const { return master || permissions.CanWrite(stream); }
 };
 
 struct Session {

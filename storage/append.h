@@ -2,11 +2,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "storage/event.h"
+#include "storage/status.h"
+#include "storage/token.h"
 
 namespace eventful::storage {
 
@@ -31,10 +34,45 @@ struct StreamAppend {
   std::vector<EventInput> events;  // non-empty
 };
 
+class StagedTokens;
+
+// A control-plane change (tokens; later schemas, plugins …), made on the committer thread against
+// the staged token table, and recorded by one `$audit` event written in the same WriteBatch. `apply`
+// fills the audit event's type and data; an error rejects the request whole and changes nothing.
+using ControlChange = std::function<Status(StagedTokens& tokens, EventInput* audit)>;
+
 struct AppendRequest {
-  std::vector<StreamAppend> streams;  // non-empty
+  std::vector<StreamAppend> streams;  // non-empty unless `control` is set
   std::string actor;                  // recorded as the events' `actor`
   uint64_t client = 0;                // the connection it came from (group-commit batching hint)
+  // An access token's id: the events are charged to its write budget in the same write (LIMIT when
+  // they would exceed it; NOAUTH when it is revoked or expired at commit time).
+  std::string charge_token;
+  ControlChange control;
+};
+
+// The token table as a request sees it while the committer stages a group: committed records,
+// overlaid by the changes of earlier requests of the group and of this request.
+class StagedTokens {
+ public:
+  StagedTokens(const TokenTable& committed, const StagedTokens* parent) : committed_(committed), parent_(parent) {}
+  // Copies (or null); changes go through Put.
+  std::optional<TokenRecord> Find(std::string_view id) const;
+  std::optional<TokenRecord> FindBySecretHash(std::string_view secret_hash) const;
+  std::optional<TokenRecord> FindAuthKeyByName(std::string_view name) const;
+  void Put(TokenRecord t) { changes_.insert_or_assign(t.id, std::move(t)); }
+  // Every record, current view, in no particular order.
+  void ForEach(const std::function<void(const TokenRecord&)>& fn) const;
+  int64_t now_ms = 0;  // the group's clock, for expiry decisions
+
+  const std::unordered_map<std::string, TokenRecord>& changes() const { return changes_; }
+  std::unordered_map<std::string, TokenRecord>& mutable_changes() { return changes_; }
+
+ private:
+  const TokenRecord* Local(std::string_view id) const;
+  const TokenTable& committed_;
+  const StagedTokens* parent_;
+  std::unordered_map<std::string, TokenRecord> changes_;
 };
 
 }  // namespace eventful::storage

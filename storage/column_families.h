@@ -7,6 +7,7 @@
 //   streams  stream name bytes                      -> stream_id u64 BE | Frontier (merkle.h)
 //   merkle   tree u64 BE | level u8 | index u64 BE  -> raw 32-byte node (levels >= 4; tree 0 = log)
 //   meta     ASCII key                              -> value (see kMeta* below)
+//   tokens   token id bytes                         -> token record JSON (token.h)
 #pragma once
 
 #include <array>
@@ -15,10 +16,10 @@
 
 namespace eventful::storage {
 
-enum class Cf : uint8_t { kDefault, kEvents, kLog, kIds, kHashes, kStreams, kMerkle, kMeta, kCount };
+enum class Cf : uint8_t { kDefault, kEvents, kLog, kIds, kHashes, kStreams, kMerkle, kMeta, kTokens, kCount };
 
 inline constexpr std::array<std::string_view, static_cast<size_t>(Cf::kCount)> kCfNames = {
-    "default", "events", "log", "ids", "hashes", "streams", "merkle", "meta"};
+    "default", "events", "log", "ids", "hashes", "streams", "merkle", "meta", "tokens"};
 
 static_assert(kCfNames[static_cast<size_t>(Cf::kDefault)] == "default");
 static_assert(kCfNames[static_cast<size_t>(Cf::kEvents)] == "events");
@@ -28,6 +29,7 @@ static_assert(kCfNames[static_cast<size_t>(Cf::kHashes)] == "hashes");
 static_assert(kCfNames[static_cast<size_t>(Cf::kStreams)] == "streams");
 static_assert(kCfNames[static_cast<size_t>(Cf::kMerkle)] == "merkle");
 static_assert(kCfNames[static_cast<size_t>(Cf::kMeta)] == "meta");
+static_assert(kCfNames[static_cast<size_t>(Cf::kTokens)] == "tokens");
 
 // meta keys
 inline constexpr std::string_view kMetaFormatVersion = "format_version";  // u64 BE

@@ -140,6 +140,16 @@ Status StoreImpl::Open() {
   if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "reading meta");
   if (next_stream_id_ == 0) next_stream_id_ = 1;
 
+  std::unique_ptr<rocksdb::Iterator> tokens(db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kTokens)));
+  for (tokens->SeekToFirst(); tokens->Valid(); tokens->Next()) {
+    TokenRecord t;
+    if (!DecodeToken(std::string_view(tokens->value().data(), tokens->value().size()), &t) || t.id != tokens->key().ToString()) {
+      return Status::Err("storage corruption: bad token record '" + tokens->key().ToString() + "'");
+    }
+    tokens_.Put(t);
+  }
+  if (!tokens->status().ok()) return FromRocks(tokens->status(), "reading the token records");
+
   committer_ = std::thread([this] { CommitterLoop(); });
   return Status::Ok();
 }
@@ -206,7 +216,10 @@ Status StoreImpl::LoadEvent(uint64_t stream_id, uint64_t version, EventRef* out)
 // The committer
 
 struct StoreImpl::Group {
+  explicit Group(const TokenTable& committed) : tokens(committed, nullptr) {}
   rocksdb::WriteBatch batch;
+  StagedTokens tokens;        // token changes of the group's accepted requests
+  bool control = false;       // a control change is in the group
   std::unordered_map<std::string, StreamState> streams;  // staged state of touched streams
   std::unordered_map<std::string, EventRef> ids;         // event ids staged in this group
   Frontier log;
@@ -349,8 +362,22 @@ Status StoreImpl::CheckReplay(Group& group, const AppendRequest& req, bool* repl
   return Status::Ok();
 }
 
-Status StoreImpl::StageJob(Group& group, const AppendRequest& req, std::vector<EventRef>* out, bool* wrote) {
+Status StoreImpl::StageJob(Group& group, const AppendRequest& original, std::vector<EventRef>* out, bool* wrote) {
   *wrote = false;
+  StagedTokens tokens(tokens_, &group.tokens);
+  tokens.now_ms = std::max(NowMs(), group.last_added_at);
+  // A control change first: it decides the $audit event that joins the request's events.
+  AppendRequest with_audit;
+  if (original.control) {
+    EventInput audit;
+    Status cs = original.control(tokens, &audit);
+    if (!cs.ok()) return cs;
+    with_audit.streams = original.streams;
+    with_audit.actor = original.actor;
+    with_audit.charge_token = original.charge_token;
+    with_audit.streams.push_back(StreamAppend{"$audit", {}, {std::move(audit)}});
+  }
+  const AppendRequest& req = original.control ? with_audit : original;
   bool replay = false;
   Status s = CheckReplay(group, req, &replay, out);
   if (!s.ok() || replay) return s;
@@ -370,6 +397,21 @@ Status StoreImpl::StageJob(Group& group, const AppendRequest& req, std::vector<E
       return Status::Conflict("expected version exists but stream '" + sa.stream + "' is at version 0");
     }
     states.push_back(st);
+  }
+
+  // The write budget of the access token that writes, checked and counted in this same write.
+  if (!req.charge_token.empty()) {
+    std::optional<TokenRecord> t = tokens.Find(req.charge_token);
+    if (!t || t->revoked) return Status::NoAuth("token revoked");
+    if (t->Expired(tokens.now_ms)) return Status::NoAuth("token expired");
+    uint64_t n = 0;
+    for (const auto& sa : req.streams) n += sa.events.size();
+    if (t->writes_used + n > t->limit) {
+      return Status::Limit("write budget exceeded: " + std::to_string(t->writes_used) + " of " + std::to_string(t->limit) +
+                           " writes used, this ADD has " + std::to_string(n));
+    }
+    t->writes_used += n;
+    tokens.Put(std::move(*t));
   }
 
   // Build every event (ids, versions, positions, hashes) before changing anything.
@@ -447,6 +489,11 @@ Status StoreImpl::StageJob(Group& group, const AppendRequest& req, std::vector<E
   for (size_t si = 0; si < req.streams.size(); ++si) {
     (void)batch.Put(cf(Cf::kStreams), req.streams[si].stream, EncodeStreamState(*states[si]));
   }
+  for (auto& [id, t] : tokens.mutable_changes()) {
+    (void)batch.Put(cf(Cf::kTokens), id, EncodeToken(t));
+    group.tokens.Put(std::move(t));
+  }
+  group.control = group.control || static_cast<bool>(original.control);
   group.last_added_at = added_ms;
   group.last_event_id = built.back().event.id;
   *wrote = true;
@@ -455,7 +502,7 @@ Status StoreImpl::StageJob(Group& group, const AppendRequest& req, std::vector<E
 
 void StoreImpl::CommitGroup(std::vector<Job>& jobs) {
   const auto t0 = std::chrono::steady_clock::now();
-  Group group;
+  Group group(tokens_);
   {
     std::shared_lock lock(state_mu_);
     group.log = log_;
@@ -502,6 +549,8 @@ void StoreImpl::CommitGroup(std::vector<Job>& jobs) {
       next_stream_id_ = group.next_stream_id;
       last_added_at_ = group.last_added_at;
       last_event_id_ = group.last_event_id;
+      for (const auto& [id, t] : group.tokens.changes()) tokens_.Put(t);
+      if (group.control) ++token_generation_;
       stats_.groups += 1;
       stats_.events += group.cache_inserts.size();
       for (bool w : writes) stats_.requests += w ? 1 : 0;

@@ -29,6 +29,7 @@
 #include "storage/hash.h"
 #include "storage/names.h"
 #include "storage/status.h"
+#include "storage/token.h"
 
 namespace eventful::storage {
 
@@ -55,6 +56,8 @@ struct LogFilter {
   std::vector<std::string> types;  // ORed; empty = any type
   std::optional<int64_t> since_ms;  // inclusive
   std::optional<int64_t> until_ms;  // exclusive
+  // Only events of streams for which this returns true (an access token's read rights); null = all.
+  std::function<bool(std::string_view stream)> readable;
 };
 
 struct StreamSummary {
@@ -144,8 +147,9 @@ class Store {
   Status PositionOfId(std::string_view id, uint64_t* position);
   Status GetById(std::string_view id, EventRef* out);          // *out null when absent
   Status GetByHash(std::string_view hash_hex, EventRef* out);  // *out null when absent
+  // `readable` (may be null) hides streams the caller may not read.
   Status ListStreams(const std::optional<Pattern>& pattern, std::string_view after, uint64_t limit,
-                     std::vector<StreamSummary>* out);
+                     std::vector<StreamSummary>* out, const std::function<bool(std::string_view)>& readable = nullptr);
 
   // Proofs over a stream's tree (`stream` set; leaf = version) or the global log's (leaf =
   // position), both 1-based; `tree_size` defaults to the current size. O(log n) reads. ERR for an
@@ -160,6 +164,14 @@ class Store {
   Status VerifyStream(std::string_view stream, StreamVerifyReport* report);
   // Whole store, streaming in bounded memory; at most 100 problems are listed in report->bad.
   Status VerifyAll(StoreVerifyReport* report, const VerifyControl& control = {});
+
+  // Auth keys and access tokens (token.h), as committed. Changes go through Append (control).
+  std::optional<TokenRecord> FindToken(std::string_view id) const;
+  std::optional<TokenRecord> FindTokenBySecretHash(std::string_view secret_hash) const;
+  std::vector<TokenRecord> ListTokens() const;
+  // Increases with every committed control change (revocation, permission update, …); write-budget
+  // charges do not change it. Lets connections re-read their identity only when needed.
+  uint64_t TokenGeneration() const;
 
   uint64_t EventCount() const;
   uint64_t StreamCount() const;

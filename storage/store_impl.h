@@ -19,6 +19,7 @@
 #include "storage/event_cache.h"
 #include "storage/merkle.h"
 #include "storage/store.h"
+#include "storage/token.h"
 #include "storage/ulid.h"
 
 namespace eventful::storage {
@@ -65,6 +66,8 @@ class StoreImpl {
   int64_t last_added_at_ = 0;
   std::string last_event_id_;
   CommitStats stats_;  // guarded by state_mu_
+  TokenTable tokens_;  // guarded by state_mu_ (written only by the committer)
+  uint64_t token_generation_ = 0;  // guarded by state_mu_; bumps with every control change
 
  private:
   struct Job {

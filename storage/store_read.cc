@@ -14,6 +14,7 @@ namespace {
 rocksdb::Slice S(std::string_view v) { return {v.data(), v.size()}; }
 
 bool MatchesFilter(const LogFilter& f, const Event& e) {
+  if (f.readable && !f.readable(e.stream)) return false;
   if (!f.streams.empty()) {
     bool any = false;
     for (const auto& p : f.streams) any = any || p.Matches(e.stream);
@@ -85,7 +86,8 @@ Status Store::Read(const ReadRequest& req, std::vector<EventRef>* out) {
 
 Status Store::ReadAll(uint64_t after, uint64_t limit, const LogFilter& filter, std::vector<EventRef>* out) {
   out->clear();
-  const bool filtered = !filter.streams.empty() || !filter.types.empty() || filter.since_ms || filter.until_ms;
+  const bool filtered =
+      !filter.streams.empty() || !filter.types.empty() || filter.since_ms || filter.until_ms || filter.readable;
   std::unique_ptr<rocksdb::Iterator> it(impl_->db()->NewIterator(rocksdb::ReadOptions(), impl_->cf(Cf::kLog)));
   for (it->Seek(S(U64Key(after + 1))); it->Valid() && out->size() < limit; it->Next()) {
     rocksdb::Slice v = it->value();
@@ -142,13 +144,14 @@ Status Store::PositionOfId(std::string_view id, uint64_t* position) {
 }
 
 Status Store::ListStreams(const std::optional<Pattern>& pattern, std::string_view after, uint64_t limit,
-                          std::vector<StreamSummary>* out) {
+                          std::vector<StreamSummary>* out, const std::function<bool(std::string_view)>& readable) {
   out->clear();
   std::unique_ptr<rocksdb::Iterator> it(impl_->db()->NewIterator(rocksdb::ReadOptions(), impl_->cf(Cf::kStreams)));
   for (it->Seek(S(after)); it->Valid() && out->size() < limit; it->Next()) {
     std::string_view name(it->key().data(), it->key().size());
     if (!after.empty() && name == after) continue;
     if (pattern && !pattern->Matches(name)) continue;
+    if (readable && !readable(name)) continue;
     StreamState st;
     if (!DecodeStreamState(std::string_view(it->value().data(), it->value().size()), &st)) {
       return Status::Err("storage corruption: bad record for stream '" + std::string(name) + "'");

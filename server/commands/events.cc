@@ -4,6 +4,7 @@
 
 #include "server/command_table.h"
 #include "server/json_request.h"
+#include "storage/event.h"
 #include "storage/json_text.h"
 
 namespace eventful::server {
@@ -24,8 +25,15 @@ void Add(CommandContext& ctx) {
     ctx.out.Error(s.ToWire());
     return;
   }
+  for (const auto& sa : request.streams) {
+    if (Status s = CheckWrite(ctx.session.identity, sa.stream); !s.ok()) {
+      ctx.out.Error(s.ToWire());
+      return;
+    }
+  }
   request.actor = ctx.session.identity.actor;
   request.client = ctx.session.client_id;
+  if (!ctx.session.identity.auth_key) request.charge_token = ctx.session.identity.token_id;  // tokens have budgets
   DeferredReply reply = ctx.defer();
   ctx.server.store->Append(std::move(request), [reply](Status s, std::vector<storage::EventRef> events) {
     reply([s = std::move(s), events = std::move(events)](protocol::ReplyWriter& out) {
@@ -42,6 +50,7 @@ void Get(CommandContext& ctx) {
   storage::ReadRequest request;
   std::vector<storage::EventRef> events;
   Status s = ParseGetRequest(ctx.argv[1], &request);
+  if (s.ok()) s = CheckRead(ctx.session.identity, request.stream);
   if (s.ok()) s = ctx.server.store->Read(request, &events);
   if (!s.ok()) {
     ctx.out.Error(s.ToWire());
@@ -53,6 +62,7 @@ void Get(CommandContext& ctx) {
 void GetAll(CommandContext& ctx) {
   GetAllRequest request;
   Status s = ParseGetAllRequest(OptionalArg(ctx), &request);
+  request.filter.readable = ReadableFilter(ctx.session.identity);
   uint64_t after = 0;
   if (s.ok()) {
     if (const auto* id = std::get_if<std::string>(&request.offset)) {
@@ -77,6 +87,15 @@ void EventGet(CommandContext& ctx) {
   if (s.ok()) {
     s = request.by_hash ? ctx.server.store->GetByHash(request.key, &event) : ctx.server.store->GetById(request.key, &event);
   }
+  if (s.ok() && event && !ctx.session.identity.master) {
+    storage::Event e;
+    std::string why;
+    if (!storage::ParseEventJson(*event, &e, &why)) {
+      s = Status::Err("storage corruption: stored event unreadable: " + why);
+    } else {
+      s = CheckRead(ctx.session.identity, e.stream);
+    }
+  }
   if (!s.ok()) {
     ctx.out.Error(s.ToWire());
   } else if (!event) {
@@ -90,7 +109,10 @@ void AggregateList(CommandContext& ctx) {
   ListRequest request;
   Status s = ParseListRequest(OptionalArg(ctx), &request);
   std::vector<storage::StreamSummary> streams;
-  if (s.ok()) s = ctx.server.store->ListStreams(request.pattern, request.after, request.limit, &streams);
+  if (s.ok()) {
+    s = ctx.server.store->ListStreams(request.pattern, request.after, request.limit, &streams,
+                                      ReadableFilter(ctx.session.identity));
+  }
   if (!s.ok()) {
     ctx.out.Error(s.ToWire());
     return;

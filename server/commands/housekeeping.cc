@@ -327,9 +327,9 @@ void StreamCountEst(CommandContext& ctx) {
 
 void RegisterHousekeepingCommands(CommandTable& t) {
   t.Register({"PING", 1, 2, kNoAuth | kFast, Ping, "connection", "Returns PONG, or the message given."});
-  t.Register({"AUTH", 2, 3, kNoAuth | kFast, Auth, "connection", "Authenticates with the master key."});
-  t.Register({"HELLO", 1, 7, kNoAuth | kFast, Hello, "connection", "Selects RESP2/RESP3, optionally authenticates."});
-  t.Register({"QUIT", 1, 1, kNoAuth | kFast, Quit, "connection", "Closes the connection."});
+  t.Register({"AUTH", 2, 3, kNoAuth | kSession | kFast, Auth, "connection", "Authenticates with the master key, an auth key or an access token."});
+  t.Register({"HELLO", 1, 7, kNoAuth | kSession | kFast, Hello, "connection", "Selects RESP2/RESP3, optionally authenticates."});
+  t.Register({"QUIT", 1, 1, kNoAuth | kSession | kFast, Quit, "connection", "Closes the connection."});
   t.Register({"INFO", 1, 2, 0, Info, "server", "Server information and statistics."});
   t.Register({"COMMAND", 1, -1, 0, Command, "server", "The command table."});
   t.Register({"CLIENT", 2, 3, kFast, Client, "connection", "CLIENT SETNAME, GETNAME, ID."});

@@ -49,10 +49,14 @@ void Verify(CommandContext& ctx) {
   std::optional<std::string> stream;
   Status s = ParseStreamOrLogRequest(ctx.argv.size() > 1 ? ctx.argv[1] : std::string_view(), &stream);
   std::string json;
+  if (s.ok() && stream) s = CheckRead(ctx.session.identity, *stream);
   if (s.ok() && stream) {
     storage::StreamVerifyReport report;
     s = ctx.server.store->VerifyStream(*stream, &report);
     json = StreamReportJson(report);
+  } else if (s.ok() && !ctx.session.identity.admin && !ctx.session.identity.permissions.ReadsAll()) {
+    // Its report names streams: only for identities that may read them all, or admins.
+    s = Status::NoPerm("VERIFY of the whole store needs admin rights or read rights on '>'");
   } else if (s.ok()) {
     // The whole store: on the background thread, with progress in the server log.
     DeferredReply reply = ctx.defer();
@@ -108,6 +112,7 @@ void Proof(CommandContext& ctx) {
   ProofRequest request;
   storage::InclusionProof proof;
   Status s = ParseProofRequest(ctx.argv[1], &request);
+  if (s.ok() && request.stream) s = CheckRead(ctx.session.identity, *request.stream);
   if (s.ok()) s = ctx.server.store->ProveInclusion(request.stream, request.leaf, request.tree_size, &proof);
   if (!s.ok()) {
     ctx.out.Error(s.ToWire());
@@ -127,6 +132,7 @@ void Consistency(CommandContext& ctx) {
   ConsistencyRequest request;
   storage::ConsistencyProof proof;
   Status s = ParseConsistencyRequest(ctx.argv[1], &request);
+  if (s.ok() && request.stream) s = CheckRead(ctx.session.identity, *request.stream);
   if (s.ok()) s = ctx.server.store->ProveConsistency(request.stream, request.from, request.to, &proof);
   if (!s.ok()) {
     ctx.out.Error(s.ToWire());
@@ -146,6 +152,7 @@ void TreeHead(CommandContext& ctx) {
   std::optional<std::string> stream;
   storage::TreeHead head;
   Status s = ParseStreamOrLogRequest(ctx.argv.size() > 1 ? ctx.argv[1] : std::string_view(), &stream);
+  if (s.ok() && stream) s = CheckRead(ctx.session.identity, *stream);
   if (s.ok()) s = ctx.server.store->GetTreeHead(stream, &head);
   const ServerConfig& config = *ctx.server.config;
   TreeheadKey key;
