@@ -42,6 +42,7 @@ int RunServer(const ServerConfig& config) {
   store_options.cache_events = config.memory_threshold;
   store_options.sync = !config.relaxed_durability;
   store_options.max_event_bytes = config.max_event_bytes;
+  store_options.encryption_key = storage::DeriveDataKey(config.dek);
   std::unique_ptr<storage::Store> store;
   if (Status s = storage::Store::Open(store_options, &store); !s.ok()) {
     std::cerr << "eventful: cannot open the store: " << s.message() << std::endl;

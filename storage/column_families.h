@@ -40,8 +40,9 @@ inline constexpr std::string_view kMetaLastAddedAt = "last_added_at";     // i64
 inline constexpr std::string_view kMetaLastEventId = "last_event_id";     // event id bytes
 
 // The on-disk format this binary writes and reads. A newer one in the store refuses to open.
-// 2: log entries carry the event's leaf hash (1, pre-release only, did not).
-inline constexpr uint64_t kFormatVersion = 2;
+// 3: every file encrypted (encryption.h); 2: log entries carry the event's leaf hash; 1: neither.
+// 1 and 2 existed only in pre-release builds.
+inline constexpr uint64_t kFormatVersion = 3;
 // Size of a log entry's value: the event key, then the event's leaf hash.
 inline constexpr size_t kLogValueSize = 16 + 32;
 // Tree id of the global log in the merkle CF; stream trees use their stream id (>= 1).

@@ -71,6 +71,16 @@ Status StoreImpl::Open() {
   db_options.create_missing_column_families = true;
   db_options.IncreaseParallelism(2);
   db_options.paranoid_checks = true;
+  if (options_.encryption_key) {
+    // A store written without encryption would trip RocksDB's EncryptedEnv (its files are shorter
+    // than our prefix): recognise it first by its CURRENT file.
+    if (!IsEncryptedFile(options_.path + "/CURRENT")) {
+      return Status::Err("the store at " + options_.path + " is not encrypted (written by a pre-release build, "
+                         "before encryption at rest): re-create it");
+    }
+    env_ = NewEncryptedEnv(*options_.encryption_key);
+    db_options.env = env_.get();
+  }
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(64u << 20);
@@ -83,6 +93,13 @@ Status StoreImpl::Open() {
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, options_.path, descriptors, &handles, &raw);
+  if (!s.ok() && s.ToString().find("wrong data encryption key") != std::string::npos) {
+    return Status::Err("wrong data encryption key (the store's files do not open with it)");
+  }
+  if (!s.ok() && s.ToString().find("not encrypted by EventfulDB") != std::string::npos) {
+    return Status::Err("the store at " + options_.path + " is not encrypted (written by a pre-release build, "
+                       "before encryption at rest): re-create it");
+  }
   if (!s.ok()) return FromRocks(s, "opening " + options_.path);
   db_.reset(raw);
   std::copy(handles.begin(), handles.end(), handles_.begin());

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "storage/append.h"
+#include "storage/encryption.h"
 #include "storage/hash.h"
 #include "storage/names.h"
 #include "storage/status.h"
@@ -42,6 +43,9 @@ struct StoreOptions {
   uint64_t cache_events = 100000;    // recent-event cache capacity (0 = off)
   bool sync = true;                  // false: relaxed durability (no WAL sync per group)
   uint64_t max_event_bytes = 1u << 20;  // canonical JSON size limit per event (LIMIT)
+  // Every file of the store is encrypted with this key (encryption.h). Unset = plain files, for
+  // tests of the storage layer alone; the server always sets it.
+  std::optional<DataKey> encryption_key;
 };
 
 struct ReadRequest {

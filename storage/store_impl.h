@@ -83,6 +83,7 @@ class StoreImpl {
   Status StreamFor(Group& group, std::string_view name, StreamState** out);
   Status FindId(Group& group, std::string_view id, bool* found, EventRef* event);
 
+  std::unique_ptr<rocksdb::Env> env_;  // the encrypted Env; outlives db_ (declared first)
   std::unique_ptr<rocksdb::DB> db_;
   std::array<rocksdb::ColumnFamilyHandle*, static_cast<size_t>(Cf::kCount)> handles_{};
 

@@ -130,6 +130,8 @@ int RunTreehead(const TreeheadOptions& options);
 struct StoreVerifyOptions {
   ConnectionOptions connection;
   std::optional<std::string> data_dir;
+  std::optional<std::string> dek;       // offline: the DEK (else --dek-file, else EVENTFUL_DEK)
+  std::optional<std::string> dek_file;
 };
 int RunStoreVerify(const StoreVerifyOptions& options);
 

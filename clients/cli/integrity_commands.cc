@@ -20,6 +20,7 @@
 #include "clients/cli/connection.h"
 #include "clients/cli/proof_check.h"
 #include "clients/cli/replies.h"
+#include "server/launch.h"
 #include "storage/event.h"
 #include "storage/hash.h"
 #include "storage/json_text.h"
@@ -403,18 +404,30 @@ std::string StoreReportJson(const storage::StoreVerifyReport& r) {
   return out + "]}";
 }
 
-// Opens <data_dir>/db directly and runs VerifyAll. Errors are printed; returns false then.
-bool VerifyOffline(const std::string& data_dir, std::string* report_json) {
+// Opens <data_dir>/db directly (decrypted with the checked DEK) and runs VerifyAll. Errors are
+// printed; returns false then.
+bool VerifyOffline(const StoreVerifyOptions& o, std::string* report_json) {
   namespace fs = std::filesystem;
+  const std::string& data_dir = *o.data_dir;
   const fs::path db = fs::path(data_dir) / "db";
   std::error_code ec;
   if (!fs::is_directory(db, ec)) {
     Fail("no store in " + data_dir + " (" + db.string() + " does not exist)");
     return false;
   }
+  server::LaunchOptions launch;
+  launch.data_dir = data_dir;
+  launch.dek = o.dek;
+  launch.dek_file = o.dek_file;
+  server::ServerConfig config;
+  if (Status s = server::PrepareLaunch(launch, &config); !s.ok()) {
+    Fail(s.message());
+    return false;
+  }
   storage::StoreOptions options;
   options.path = db.string();
   options.cache_events = 0;
+  options.encryption_key = storage::DeriveDataKey(config.dek);
   std::unique_ptr<storage::Store> store;
   if (Status s = storage::Store::Open(options, &store); !s.ok()) {
     const std::string& m = s.message();
@@ -450,7 +463,7 @@ bool VerifyOffline(const std::string& data_dir, std::string* report_json) {
 int RunStoreVerify(const StoreVerifyOptions& o) {
   std::string report_json;
   if (o.data_dir) {
-    if (!VerifyOffline(*o.data_dir, &report_json)) return 1;
+    if (!VerifyOffline(o, &report_json)) return 1;
   } else {
     Connection c;
     if (!c.Open(o.connection)) return 1;

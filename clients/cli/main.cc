@@ -171,6 +171,8 @@ int main(int argc, char** argv) {
       "verify", "Recompute every hash and root of the store (exit 2 when it fails); --data-dir: offline");
   store_verify_cmd->add_option("--data-dir", store_verify.data_dir,
                                "Verify this stopped server's data directory directly instead of asking the server");
+  store_verify_cmd->add_option("--dek", store_verify.dek, "Offline: the data encryption key (default: EVENTFUL_DEK)");
+  store_verify_cmd->add_option("--dek-file", store_verify.dek_file, "Offline: a file holding the data encryption key");
   AddConnection(store_verify_cmd, &store_verify.connection);
 
   if (argc < 2) {

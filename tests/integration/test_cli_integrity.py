@@ -15,7 +15,7 @@ import threading
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from harness import EVENTFUL, MASTER_KEY, RespReader, Server, encode_command
+from harness import DEK, EVENTFUL, MASTER_KEY, RespReader, Server, encode_command
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 TIMEOUT = 60
@@ -28,8 +28,10 @@ def eventful(port, *args, token=MASTER_KEY):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, env={})
 
 
-def offline(*args):
-    return subprocess.run([str(EVENTFUL), *map(str, args)], capture_output=True, text=True, timeout=TIMEOUT, env={})
+def offline(*args, dek=DEK):
+    """The CLI without a server: the store is encrypted, so it needs the DEK (EVENTFUL_DEK)."""
+    env = {"EVENTFUL_DEK": dek} if dek else {}
+    return subprocess.run([str(EVENTFUL), *map(str, args)], capture_output=True, text=True, timeout=TIMEOUT, env=env)
 
 
 def add(client, stream, n):
@@ -359,6 +361,20 @@ def test_verify_offline_on_a_stopped_server_and_not_while_it_runs():
         s.start()
         assert s.client().execute_command("CHECKSUM")[1] == root
         assert s.stop() == 0
+    finally:
+        s.cleanup()
+
+
+def test_verify_offline_needs_the_right_dek():
+    s = Server().start()
+    try:
+        add(s.client(), "dek.1", 3)
+        assert s.stop() == 0
+        r = offline("verify", "--data-dir", s.data_dir, dek=None)
+        assert r.returncode == 1 and "data encryption key required" in r.stderr
+        r = offline("verify", "--data-dir", s.data_dir, dek="evd_not-the-right-key-0123456789abcdef")
+        assert r.returncode == 1 and "wrong data encryption key" in r.stderr
+        assert offline("verify", "--data-dir", s.data_dir).returncode == 0
     finally:
         s.cleanup()
 

@@ -142,8 +142,9 @@ def verify_store(rc):
 def tamper(server, command, *args):
     """Runs eventful_tamper on the stopped server's store."""
     assert server.proc is None, "tamper only with a stopped server"
+    # The store is encrypted: the tool gets the DEK the server runs with (EVENTFUL_DEK).
     r = subprocess.run([str(TAMPER), command, str(server.data_dir / "db"), *map(str, args)],
-                       capture_output=True, text=True, timeout=300)
+                       capture_output=True, text=True, timeout=300, env=server.env)
     assert r.returncode == 0, f"eventful_tamper {command} {args} failed: {r.stderr}"
     return r.stdout
 

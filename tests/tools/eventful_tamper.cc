@@ -17,6 +17,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <charconv>
 #include <iostream>
 #include <memory>
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "storage/codec.h"
+#include "storage/encryption.h"
 #include "storage/column_families.h"
 #include "storage/event.h"
 #include "storage/hash.h"
@@ -62,8 +64,13 @@ class Db {
     (void)db_->Close();
   }
 
+  // The store is encrypted with the DEK in EVENTFUL_DEK (as the tests start the server with it).
   Status Open(const std::string& path) {
+    const char* dek = std::getenv("EVENTFUL_DEK");
+    if (dek == nullptr || *dek == '\0') return Status::Err("set EVENTFUL_DEK to the store's data encryption key");
+    env_ = storage::NewEncryptedEnv(storage::DeriveDataKey(dek));
     rocksdb::Options options;
+    options.env = env_.get();
     options.create_if_missing = false;
     options.paranoid_checks = true;
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
@@ -75,6 +82,7 @@ class Db {
   }
 
   rocksdb::DB* db() const { return db_.get(); }
+  std::unique_ptr<rocksdb::Env> env_;  // outlives db_
   rocksdb::ColumnFamilyHandle* cf(Cf c) const { return handles_[static_cast<size_t>(c)]; }
 
   Status Get(Cf c, std::string_view key, std::string* value, std::string_view what) const {
