@@ -51,7 +51,8 @@ int RunDestroy(const DestroyOptions& options);
 struct ConnectionOptions {
   std::string host = "127.0.0.1";
   std::optional<int> port;          // default: EVENTFUL_PORT, else 9595
-  std::optional<std::string> token; // default: EVENTFUL_TOKEN; sent with AUTH first when set
+  std::optional<std::string> token; // default: EVENTFUL_TOKEN, else the session file
+                                    // (connection.h ResolveSecret); sent with AUTH first when set
   bool json = false;                // print raw JSON replies, one per line
 };
 
@@ -134,5 +135,75 @@ struct StoreVerifyOptions {
   std::optional<std::string> dek_file;
 };
 int RunStoreVerify(const StoreVerifyOptions& options);
+
+// ---- access control (token_commands.cc): TOKEN:* with one JSON argument built from flags ----
+// Exit codes: 0 success, 1 error. In token:revoke and token:refresh `--token` names the token to
+// act on (as in the wire command), so there the caller's own secret is given with --auth-token.
+
+// --read/--write (repeatable stream patterns) and --admin. None given = no "permissions" key.
+struct PermissionFlags {
+  std::vector<std::string> read;
+  std::vector<std::string> write;
+  bool admin = false;
+  bool any() const { return !read.empty() || !write.empty() || admin; }
+};
+
+struct TokenGenerateOptions {
+  ConnectionOptions connection;
+  bool auth_key = false;  // an auth key (--name) instead of an access token
+  std::optional<std::string> name;
+  std::optional<uint64_t> expiration;  // seconds
+  std::optional<uint64_t> limit;       // writes
+  std::optional<std::string> identifier_type;
+  std::optional<std::string> identifier_id;
+  PermissionFlags permissions;
+};
+int RunTokenGenerate(const TokenGenerateOptions& options);
+
+struct TokenRevokeOptions {
+  ConnectionOptions connection;
+  std::optional<std::string> token;     // an access token's secret
+  std::optional<std::string> id;        // a token's or auth key's id
+  std::optional<std::string> auth_key;  // an auth key's secret or name
+};
+int RunTokenRevoke(const TokenRevokeOptions& options);
+
+struct TokenListOptions {
+  ConnectionOptions connection;
+  bool active = false;     // only tokens neither revoked nor expired
+  std::optional<std::string> cursor;
+  std::optional<uint64_t> take;
+  bool auth_keys = false;  // list auth keys instead of access tokens
+};
+int RunTokenList(const TokenListOptions& options);
+
+struct TokenUpdateOptions {
+  ConnectionOptions connection;
+  std::string auth_key;  // secret or name
+  PermissionFlags permissions;
+};
+int RunTokenUpdate(const TokenUpdateOptions& options);
+
+struct TokenRefreshOptions {
+  ConnectionOptions connection;
+  std::optional<std::string> token;  // secret
+  std::optional<std::string> id;
+  std::optional<uint64_t> expiration;  // seconds to add
+  std::optional<uint64_t> limit;       // writes to add
+};
+int RunTokenRefresh(const TokenRefreshOptions& options);
+
+int RunTokenInfo(const ConnectionOptions& connection);
+
+// token:auth [SECRET] [--keep-alive | --logout]: checks the secret (AUTH, then TOKEN:INFO) and
+// prints the identity; --keep-alive then stores it in the session file (session_file.h);
+// --logout removes the session file. Without SECRET the usual secret (ResolveSecret) is checked.
+struct TokenAuthOptions {
+  ConnectionOptions connection;
+  std::optional<std::string> secret;
+  bool keep_alive = false;
+  bool logout = false;
+};
+int RunTokenAuth(const TokenAuthOptions& options);
 
 }  // namespace eventful::cli

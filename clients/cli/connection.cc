@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "clients/cli/session_file.h"
+
 namespace eventful::cli {
 namespace {
 
@@ -56,15 +58,18 @@ bool Connection::Open(const ConnectionOptions& o) {
   // long, so replies get no timeout.
   redisSetTimeout(context_, timeval{0, 0});
 
-  std::string secret;
-  if (o.token) {
-    secret = *o.token;
-  } else if (const char* env = std::getenv("EVENTFUL_TOKEN"); env != nullptr) {
-    secret = env;
-  }
+  SecretSource source = SecretSource::kNone;
+  const std::string secret = ResolveSecret(o, &source);
   if (secret.empty()) return true;
   Reply reply = Call({"AUTH", secret});
-  return reply != nullptr && !PrintIfError(reply.get());
+  if (reply == nullptr) return false;
+  if (!PrintIfError(reply.get())) return true;
+  if (source == SecretSource::kSessionFile) {
+    std::optional<std::string> path = SessionPath();
+    std::fprintf(stderr, "(the secret comes from the session file %s; `eventful token:auth --logout` removes it)\n",
+                 path ? path->c_str() : "");
+  }
+  return false;
 }
 
 Reply Connection::Call(const std::vector<std::string>& args) {
@@ -84,6 +89,23 @@ Reply Connection::Call(const std::vector<std::string>& args) {
     return nullptr;
   }
   return Reply(raw);
+}
+
+std::string ResolveSecret(const ConnectionOptions& o, SecretSource* source) {
+  if (o.token) {
+    *source = o.token->empty() ? SecretSource::kNone : SecretSource::kOption;
+    return *o.token;
+  }
+  if (const char* env = std::getenv("EVENTFUL_TOKEN"); env != nullptr) {
+    *source = *env == '\0' ? SecretSource::kNone : SecretSource::kEnvironment;
+    return env;
+  }
+  if (std::optional<std::string> stored = ReadSession()) {
+    *source = SecretSource::kSessionFile;
+    return *stored;
+  }
+  *source = SecretSource::kNone;
+  return "";
 }
 
 bool PrintIfError(const redisReply* reply) {

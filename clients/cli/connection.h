@@ -23,9 +23,9 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
   ~Connection();
 
-  // Connects to host:port (port: option, else EVENTFUL_PORT, else 9595) and, when a secret is
-  // given (--token, else EVENTFUL_TOKEN), sends `AUTH <secret>`. On failure prints
-  // "error: ..." to stderr and returns false.
+  // Connects to host:port (port: option, else EVENTFUL_PORT, else 9595) and, when there is a
+  // secret (ResolveSecret), sends `AUTH <secret>`. On failure prints "error: ..." to stderr and
+  // returns false.
   bool Open(const ConnectionOptions& options);
 
   // Sends one command as RESP words. Returns the reply, or null after printing an I/O error.
@@ -36,6 +36,14 @@ class Connection {
   redisContext* context_ = nullptr;
   std::string where_;  // "host:port", for messages
 };
+
+// Where the secret a client subcommand authenticates with came from.
+enum class SecretSource { kNone, kOption, kEnvironment, kSessionFile };
+
+// The secret to send with AUTH, in order of precedence: --token, EVENTFUL_TOKEN (when set; set
+// but empty means "no AUTH"), the session file of `eventful token:auth --keep-alive`
+// (session_file.h). kNone and "" when there is none.
+std::string ResolveSecret(const ConnectionOptions& options, SecretSource* source);
 
 // When `reply` is an error reply, prints "error: <CODE message>" to stderr and returns true.
 bool PrintIfError(const redisReply* reply);

@@ -28,13 +28,23 @@ void AddDataDir(CLI::App* cmd, std::string* data_dir) {
       ->capture_default_str();
 }
 
-void AddConnection(CLI::App* cmd, ConnectionOptions* c) {
+// `secret_option` names the caller's secret: --token, except where --token names the token a
+// command acts on (token:revoke, token:refresh), which use --auth-token.
+void AddConnection(CLI::App* cmd, ConnectionOptions* c, const std::string& secret_option = "--token") {
   cmd->add_option("--host", c->host, "Server host")->capture_default_str();
   cmd->add_option("--port", c->port, "Server port (default: EVENTFUL_PORT, else 9595)")
       ->check(CLI::Range(1, 65535));
-  cmd->add_option("--token", c->token,
-                  "Master key, auth key or access token, sent with AUTH (default: EVENTFUL_TOKEN)");
+  cmd->add_option(secret_option, c->token,
+                  "Master key, auth key or access token, sent with AUTH (default: EVENTFUL_TOKEN, else the "
+                  "session file of `token:auth --keep-alive`)");
   cmd->add_flag("--json", c->json, "Print the raw JSON replies, one per line");
+}
+
+void AddPermissions(CLI::App* cmd, PermissionFlags* p) {
+  cmd->add_option("--read", p->read, "Stream pattern the token may read (repeatable), e.g. 'patient.>'")
+      ->allow_extra_args(false);
+  cmd->add_option("--write", p->write, "Stream pattern the token may write (repeatable)")->allow_extra_args(false);
+  cmd->add_flag("--admin", p->admin, "Admin rights (tokens, schemas, $audit)");
 }
 
 void AddStart(CLI::App* cmd, StartOptions* s) {
@@ -175,6 +185,73 @@ int main(int argc, char** argv) {
   store_verify_cmd->add_option("--dek-file", store_verify.dek_file, "Offline: a file holding the data encryption key");
   AddConnection(store_verify_cmd, &store_verify.connection);
 
+  // ---- access control: TOKEN:* ----
+  TokenGenerateOptions token_generate;
+  CLI::App* token_generate_cmd = AddCommand(
+      app, "token:generate",
+      "Create an access token (--expiration --limit --identifier-type --identifier-id) or, with the master key, an "
+      "auth key (--auth-key --name); the secret is printed once");
+  token_generate_cmd->add_flag("--auth-key", token_generate.auth_key, "Create an auth key (master key only)");
+  token_generate_cmd->add_option("--name", token_generate.name, "The auth key's unique name, e.g. patient-app");
+  token_generate_cmd->add_option("--expiration", token_generate.expiration, "Access token: lifetime in seconds");
+  token_generate_cmd->add_option("--limit", token_generate.limit, "Access token: number of events it may write");
+  token_generate_cmd->add_option("--identifier-type", token_generate.identifier_type,
+                                 "Access token: kind of the user's id in your system, e.g. npi");
+  token_generate_cmd->add_option("--identifier-id", token_generate.identifier_id,
+                                 "Access token: the user's id, e.g. 1234567 (events record npi:1234567 as actor)");
+  AddPermissions(token_generate_cmd, &token_generate.permissions);
+  AddConnection(token_generate_cmd, &token_generate.connection);
+  token_generate_cmd->footer(
+      "Without --read/--write/--admin the token gets its minter's permissions without admin.");
+
+  TokenRevokeOptions token_revoke;
+  CLI::App* token_revoke_cmd = AddCommand(
+      app, "token:revoke", "Revoke an access token, or an auth key and every token it minted (takes effect at once)");
+  token_revoke_cmd->add_option("--token", token_revoke.token, "The access token's secret");
+  token_revoke_cmd->add_option("--id", token_revoke.id, "The token's or auth key's id");
+  token_revoke_cmd->add_option("--auth-key", token_revoke.auth_key, "The auth key's secret or name");
+  AddConnection(token_revoke_cmd, &token_revoke.connection, "--auth-token");
+
+  TokenListOptions token_list;
+  CLI::App* token_list_cmd =
+      AddCommand(app, "token:list", "List access tokens (or --auth-keys), never their secrets");
+  token_list_cmd->add_flag("--active", token_list.active, "Only tokens neither revoked nor expired");
+  token_list_cmd->add_option("--cursor", token_list.cursor, "Start after this token id (the last one of a page)");
+  token_list_cmd->add_option("--take", token_list.take, "Page size (default 100)");
+  token_list_cmd->add_flag("--auth-keys", token_list.auth_keys, "List auth keys instead (admin)");
+  AddConnection(token_list_cmd, &token_list.connection);
+
+  TokenUpdateOptions token_update;
+  CLI::App* token_update_cmd =
+      AddCommand(app, "token:update", "Replace an auth key's permissions (admin)");
+  token_update_cmd->add_option("--auth-key", token_update.auth_key, "The auth key's secret or name")->required();
+  AddPermissions(token_update_cmd, &token_update.permissions);
+  AddConnection(token_update_cmd, &token_update.connection);
+
+  TokenRefreshOptions token_refresh;
+  CLI::App* token_refresh_cmd =
+      AddCommand(app, "token:refresh", "Add time and/or writes to an access token (never widens permissions)");
+  token_refresh_cmd->add_option("--token", token_refresh.token, "The access token's secret");
+  token_refresh_cmd->add_option("--id", token_refresh.id, "The access token's id");
+  token_refresh_cmd->add_option("--expiration", token_refresh.expiration, "Seconds to add to its expiry");
+  token_refresh_cmd->add_option("--limit", token_refresh.limit, "Writes to add to its budget");
+  AddConnection(token_refresh_cmd, &token_refresh.connection, "--auth-token");
+
+  ConnectionOptions token_info;
+  CLI::App* token_info_cmd =
+      AddCommand(app, "token:info", "Print who the secret in use is: identity, permissions, expiry, writes left");
+  AddConnection(token_info_cmd, &token_info);
+
+  TokenAuthOptions token_auth;
+  CLI::App* token_auth_cmd = AddCommand(
+      app, "token:auth",
+      "Check a secret against the server and print its identity; --keep-alive stores it for later commands");
+  token_auth_cmd->add_option("secret", token_auth.secret, "Master key, auth key or access token");
+  token_auth_cmd->add_flag("--keep-alive", token_auth.keep_alive,
+                           "Store the secret in $XDG_CONFIG_HOME/eventful/session (mode 0600)");
+  token_auth_cmd->add_flag("--logout", token_auth.logout, "Remove the session file");
+  AddConnection(token_auth_cmd, &token_auth.connection);
+
   if (argc < 2) {
     std::fputs(app.help().c_str(), stderr);
     return 1;
@@ -205,5 +282,12 @@ int main(int argc, char** argv) {
   if (*consistency_cmd) return RunConsistency(consistency);
   if (*treehead_cmd) return RunTreehead(treehead);
   if (*store_verify_cmd) return RunStoreVerify(store_verify);
+  if (*token_generate_cmd) return RunTokenGenerate(token_generate);
+  if (*token_revoke_cmd) return RunTokenRevoke(token_revoke);
+  if (*token_list_cmd) return RunTokenList(token_list);
+  if (*token_update_cmd) return RunTokenUpdate(token_update);
+  if (*token_refresh_cmd) return RunTokenRefresh(token_refresh);
+  if (*token_info_cmd) return RunTokenInfo(token_info);
+  if (*token_auth_cmd) return RunTokenAuth(token_auth);
   return 1;
 }
