@@ -326,6 +326,47 @@ def test_auth_replies_for_every_kind_of_secret(world):
                 assert reply == RespError(want) or want == "WRONGPASS", reply
 
 
+def test_secrets_are_random_urlsafe_and_prefixed_by_kind(world):
+    import re
+    keys = [world.key["auth_key"], world.updatable["auth_key"]]
+    tokens = [world.secrets[n] for n in ("token", "noperm", "expired", "revoked", "spent")]
+    for secret in keys:
+        assert re.fullmatch(r"evk_[A-Za-z0-9_-]{22,}", secret), secret
+    for secret in tokens:
+        assert re.fullmatch(r"evt_[A-Za-z0-9_-]{22,}", secret), secret
+    assert len(set(keys + tokens)) == len(keys + tokens)
+
+
+def test_only_the_master_key_creates_auth_keys_even_for_admin_keys(world):
+    m = world.master
+    k = generate(m, auth_key=True, name="admin-minter", permissions={"read": [">"], "write": [">"], "admin": True})
+    kc = connect(world.server, k["auth_key"])
+    assert py_code(lambda: generate(kc, auth_key=True, name="child-key"))[0] == "NOPERM"
+    # An admin key manages every token, not only its own.
+    assert json.loads(kc.execute_command("TOKEN:REFRESH", j({"id": world.refreshable["id"], "limit": 1})))
+    listed = {json.loads(x)["id"] for x in kc.execute_command("TOKEN:LIST", j({"take": 10000}))}
+    assert world.token["id"] in listed and world.refreshable["id"] in listed
+
+
+def test_token_list_active_leaves_out_revoked_and_expired_tokens(world):
+    active = {json.loads(x)["id"] for x in world.key_client.execute_command("TOKEN:LIST", j({"active": True,
+                                                                                             "take": 10000}))}
+    assert world.token["id"] in active and world.spent["id"] in active
+    assert world.revoked["id"] not in active and world.expired["id"] not in active
+    everything = {json.loads(x)["id"]: json.loads(x) for x in world.key_client.execute_command("TOKEN:LIST",
+                                                                                             j({"take": 10000}))}
+    assert everything[world.revoked["id"]]["revoked"] is True
+    assert everything[world.expired["id"]]["revoked"] is False
+
+
+def test_control_commands_without_arguments_accept_none_or_an_empty_object(world):
+    for c in (world.master, world.key_client):
+        assert c.execute_command("TOKEN:LIST") == c.execute_command("TOKEN:LIST", "{}")
+        assert json.loads(c.execute_command("TOKEN:INFO")) == json.loads(c.execute_command("TOKEN:INFO", "{}"))
+    assert json.loads(world.master.execute_command("TOKEN:INFO"))["actor"] == "master"
+    assert py_code(lambda: world.master.execute_command("TOKEN:INFO", "[]"))[0] == "ERR"
+
+
 # --- revocation ------------------------------------------------------------------------------------
 
 def test_revocation_reaches_a_live_connection(world):
