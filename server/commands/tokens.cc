@@ -262,6 +262,11 @@ void Update(CommandContext& ctx) {
     Caller caller;
     if (Status s = ResolveCaller(identity, tokens, &caller); !s.ok()) return s;
     if (!caller.admin) return Status::NoPerm("changing an auth key needs admin rights");
+    // Nobody grants what they do not have: an admin auth key cannot widen a key (itself included)
+    // beyond its own permissions; only the master key can.
+    if (!caller.master && !caller.record->permissions.Covers(*r.permissions)) {
+      return Status::NoPerm("the new permissions are wider than the caller's own");
+    }
     TokenRecord target;
     if (Status s = FindTarget(r, tokens, *auth, &target); !s.ok()) return s;
     if (target.revoked) return Status::Err("the auth key is revoked");
@@ -293,6 +298,8 @@ void Refresh(CommandContext& ctx) {
     if (target.kind != TokenRecord::Kind::kToken) return Status::Err("only access tokens can be refreshed");
     if (!Manages(caller, target)) return Status::NoPerm("this identity cannot refresh that token");
     if (target.revoked) return Status::Err("the token is revoked");
+    // Expiry is final, like revocation: a stolen token that ran out is not brought back.
+    if (target.Expired(tokens.now_ms)) return Status::Err("the token has expired: mint a new one");
     target.expires_at_ms += static_cast<int64_t>(r.expiration.value_or(0)) * 1000;
     target.limit += r.limit.value_or(0);
     tokens.Put(target);

@@ -574,6 +574,34 @@ def test_update_changes_an_auth_keys_permissions_and_its_live_connection_sees_it
     assert py_code(lambda: kc.execute_command("GET", j({"stream": "$audit"})))[0] == "OK"
 
 
+def test_an_admin_auth_key_cannot_widen_a_key_beyond_its_own_permissions(world):
+    m = world.master
+    k = generate(m, auth_key=True, name="narrow-admin",
+                 permissions={"read": ["patient.>"], "write": [], "admin": True})
+    kc = connect(world.server, k["auth_key"])
+    generate(m, auth_key=True, name="other-key", permissions=APP_PERMS)
+    wide = {"read": [">"], "write": [">"], "admin": True}
+    for target in ("narrow-admin", "other-key"):  # itself, and another key
+        code, _ = py_code(lambda: kc.execute_command("TOKEN:UPDATE", j({"auth_key": target, "permissions": wide})))
+        assert code == "NOPERM", target
+    assert py_code(lambda: add(kc, "other.1"))[0] == "NOPERM"  # nothing changed
+    # Within its own rights it may change another key; the master key may grant anything.
+    within = {"read": ["patient.42"], "write": [], "admin": False}
+    assert json.loads(kc.execute_command("TOKEN:UPDATE", j({"auth_key": "other-key", "permissions": within})))[
+        "permissions"] == within
+    assert json.loads(m.execute_command("TOKEN:UPDATE", j({"auth_key": "narrow-admin", "permissions": wide})))[
+        "permissions"] == wide
+
+
+def test_an_expired_token_cannot_be_refreshed_back_to_life(world):
+    before = world.master.execute_command("EVENTCOUNT")
+    code, message = py_code(lambda: world.master.execute_command(
+        "TOKEN:REFRESH", j({"id": world.expired["id"], "expiration": 3600})))
+    assert (code, message) == ("ERR", "the token has expired: mint a new one")
+    assert py_code(lambda: info(world.clients["expired"]))[1] == "token expired"
+    assert world.master.execute_command("EVENTCOUNT") == before  # refused: no $audit event either
+
+
 # --- actors and budgets ------------------------------------------------------------------------------
 
 def test_the_actor_of_each_event_is_the_writers_identity(world):
