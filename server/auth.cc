@@ -15,6 +15,12 @@ constexpr std::string_view kSecretHashLabel = "eventful token secret hash v1";
 }  // namespace
 
 Authenticator::Authenticator(const ServerConfig& config, storage::Store* store) : config_(config), store_(store) {
+  // The token key from config.toml (sealed with the DEK, opened by PrepareLaunch); without one
+  // (tests of the master key alone) a key derived from the DEK.
+  if (config.token_key_raw.size() == secret_key_.size()) {
+    std::copy(config.token_key_raw.begin(), config.token_key_raw.end(), secret_key_.begin());
+    return;
+  }
   unsigned int len = 0;
   HMAC(EVP_sha256(), config.dek.data(), static_cast<int>(config.dek.size()),
        reinterpret_cast<const uint8_t*>(kSecretHashLabel.data()), kSecretHashLabel.size(), secret_key_.data(), &len);

@@ -2,9 +2,10 @@
 // hand, atomically. The file's shape:
 //
 //   [server]   bind = "127.0.0.1"   port = 9595   io_threads = 2
-//   [storage]  memory_threshold = 100000   relaxed_durability = false
+//   [storage]  memory_threshold = 100000   relaxed_durability = false   store_dir = "db"
 //   [limits]   max_bulk, max_args, max_events_per_add, max_event_bytes   (positive integers)
 //   [secrets]  master_key_check = "pbkdf2-sha256$..."   dek_check = "pbkdf2-sha256$..."
+//              treehead_public_key, treehead_private_key = "aes256gcm$...", token_key = "aes256gcm$..."
 //
 // Every section and key is optional (defaults from ServerConfig); an unknown section or key, or a
 // value of the wrong type or out of range, is an ERR naming it.
@@ -85,6 +86,14 @@ Status ApplyKey(std::string_view section, std::string_view key, const toml::node
       return s;
     }
     if (key == "relaxed_durability") return GetBool(node, section, key, &c->relaxed_durability);
+    if (key == "store_dir") {
+      if (s = GetString(node, section, key, &c->store_dir); !s.ok()) return s;
+      // One directory name inside the data directory (written by `eventful config --rotate-dek`).
+      if (c->store_dir.empty() || c->store_dir.find('/') != std::string::npos || c->store_dir[0] == '.') {
+        return Status::Err("config.toml: [storage] store_dir must be a directory name inside the data directory");
+      }
+      return s;
+    }
   } else if (section == "limits") {
     uint64_t* target = key == "max_bulk"             ? &c->max_bulk
                        : key == "max_args"           ? &c->max_args
@@ -100,6 +109,7 @@ Status ApplyKey(std::string_view section, std::string_view key, const toml::node
     if (key == "dek_check") return GetString(node, section, key, &c->dek_check);
     if (key == "treehead_public_key") return GetString(node, section, key, &c->treehead_public_key);
     if (key == "treehead_private_key") return GetString(node, section, key, &c->treehead_private_key);
+    if (key == "token_key") return GetString(node, section, key, &c->token_key);
   }
   return Status::Err("config.toml: unknown key '" + std::string(key) + "' in [" +
                      std::string(section) + "]");
@@ -139,7 +149,8 @@ std::string Render(const ServerConfig& c) {
     << "io_threads = " << c.io_threads << "\n\n"
     << "[storage]\n"
     << "memory_threshold = " << c.memory_threshold << "\n"
-    << "relaxed_durability = " << (c.relaxed_durability ? "true" : "false") << "\n\n"
+    << "relaxed_durability = " << (c.relaxed_durability ? "true" : "false") << "\n"
+    << "store_dir = " << TomlString(c.store_dir) << "\n\n"
     << "[limits]\n"
     << "max_bulk = " << c.max_bulk << "\n"
     << "max_args = " << c.max_args << "\n"
@@ -150,7 +161,9 @@ std::string Render(const ServerConfig& c) {
     << "dek_check = " << TomlString(c.dek_check) << "\n"
     << "# Ed25519 tree-head key: public key, and the private key sealed with the DEK (AES-256-GCM)\n"
     << "treehead_public_key = " << TomlString(c.treehead_public_key) << "\n"
-    << "treehead_private_key = " << TomlString(c.treehead_private_key) << "\n";
+    << "treehead_private_key = " << TomlString(c.treehead_private_key) << "\n"
+    << "# Key of the keyed hashes of auth keys and access tokens, sealed with the DEK (AES-256-GCM)\n"
+    << "token_key = " << TomlString(c.token_key) << "\n";
   return o.str();
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "storage/status.h"
 
@@ -20,6 +21,7 @@ struct ServerConfig {
   // [storage]
   uint64_t memory_threshold = 100000;  // events kept in the recent-event cache (FIFO)
   bool relaxed_durability = false;     // true: ADD replies before the WAL is synced
+  std::string store_dir = "db";        // the RocksDB store: <data_dir>/<store_dir>
   // [limits]
   uint64_t max_bulk = 16u << 20;
   uint64_t max_args = 1024;
@@ -32,12 +34,21 @@ struct ServerConfig {
   // the DEK.
   std::string treehead_public_key;
   std::string treehead_private_key;
+  // The key of the token secrets' keyed hashes (HMAC-SHA256), sealed with the DEK: a random key
+  // rather than one derived from the DEK, so that rotating the DEK keeps every token valid.
+  std::string token_key;
 
   // Not stored: the DEK given at start (--dek, EVENTFUL_DEK or --dek-file), already checked.
   std::string dek;
   // Not stored: the unsealed Ed25519 private key (32 raw bytes), set by PrepareLaunch.
   std::string treehead_seed;
+  // Not stored: the unsealed token key (32 raw bytes), set by PrepareLaunch.
+  std::string token_key_raw;
+
+  std::string StorePath() const { return data_dir + "/" + store_dir; }
 };
+
+inline constexpr std::string_view kTokenKeyLabel = "eventful token key v1";
 
 // Reads <data_dir>/config.toml into *out (data_dir is set from the argument). A missing file →
 // ERR "no configuration in <dir>: run `eventful config` first".

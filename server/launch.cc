@@ -1,6 +1,7 @@
 #include "server/launch.h"
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -114,6 +115,19 @@ Status PrepareLaunch(const LaunchOptions& o, ServerConfig* out) {
   }
   out->treehead_seed.assign(reinterpret_cast<const char*>(key.private_raw.data()), key.private_raw.size());
   OPENSSL_cleanse(key.private_raw.data(), key.private_raw.size());
+
+  // The token key: created here for a configuration written before it existed.
+  Key32 token_key{};
+  if (out->token_key.empty()) {
+    if (RAND_bytes(token_key.data(), token_key.size()) != 1) return Status::Err("no randomness for the token key");
+    if (Status s = SealKey(out->dek, kTokenKeyLabel, token_key, &out->token_key); !s.ok()) return s;
+    if (Status s = SaveConfig(*out); !s.ok()) return s;
+  }
+  if (Status s = UnsealKey(out->token_key, out->dek, kTokenKeyLabel, &token_key); !s.ok()) {
+    return Status::Err("config.toml: the token key does not open with this data encryption key");
+  }
+  out->token_key_raw.assign(reinterpret_cast<const char*>(token_key.data()), token_key.size());
+  OPENSSL_cleanse(token_key.data(), token_key.size());
   return Status::Ok();
 }
 

@@ -7,11 +7,13 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <array>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -163,6 +165,62 @@ bool VerifySecretCheck(std::string_view check, std::string_view secret) {
     return false;
   }
   return CRYPTO_memcmp(actual.data(), expected->data(), actual.size()) == 0;
+}
+
+
+// ---- sealed keys ----------------------------------------------------------------------------------
+//
+// sealed := "aes256gcm$" base64url( nonce (12) | AES-256-GCM ciphertext (32) | tag (16) )
+// under HMAC-SHA256(dek, label): only someone with the DEK can open it, and a wrong DEK or an edit is
+// detected by the tag.
+
+namespace {
+
+constexpr std::string_view kSealPrefix = "aes256gcm$";
+constexpr std::size_t kNonce = 12, kTag = 16;
+
+Key32 SealingKey(std::string_view dek, std::string_view label) {
+  Key32 key{};
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), dek.data(), static_cast<int>(dek.size()), reinterpret_cast<const uint8_t*>(label.data()),
+       label.size(), key.data(), &len);
+  return key;
+}
+
+using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
+
+}  // namespace
+
+Status SealKey(std::string_view dek, std::string_view label, const Key32& raw, std::string* sealed) {
+  Key32 key = SealingKey(dek, label);
+  std::vector<uint8_t> out(kNonce + raw.size() + kTag);
+  if (RAND_bytes(out.data(), kNonce) != 1) return Status::Err("no randomness to seal a key");
+  CipherCtx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+  int len = 0;
+  const bool ok = ctx && EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), out.data()) == 1 &&
+                  EVP_EncryptUpdate(ctx.get(), out.data() + kNonce, &len, raw.data(), raw.size()) == 1 &&
+                  EVP_EncryptFinal_ex(ctx.get(), out.data() + kNonce + len, &len) == 1 &&
+                  EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTag, out.data() + kNonce + raw.size()) == 1;
+  OPENSSL_cleanse(key.data(), key.size());
+  if (!ok) return Status::Err("cannot seal a key");
+  *sealed = std::string(kSealPrefix) + Base64Url(out.data(), out.size());
+  return Status::Ok();
+}
+
+Status UnsealKey(std::string_view sealed, std::string_view dek, std::string_view label, Key32* raw) {
+  const auto in = sealed.starts_with(kSealPrefix) ? DecodeBase64Url(sealed.substr(kSealPrefix.size())) : std::nullopt;
+  if (!in || in->size() != kNonce + raw->size() + kTag) return Status::Err("a sealed key in config.toml is malformed");
+  Key32 key = SealingKey(dek, label);
+  CipherCtx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+  int len = 0;
+  const bool ok = ctx && EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), in->data()) == 1 &&
+                  EVP_DecryptUpdate(ctx.get(), raw->data(), &len, in->data() + kNonce, static_cast<int>(raw->size())) == 1 &&
+                  EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTag,
+                                      const_cast<unsigned char*>(in->data() + kNonce + raw->size())) == 1 &&
+                  EVP_DecryptFinal_ex(ctx.get(), raw->data() + len, &len) == 1;
+  OPENSSL_cleanse(key.data(), key.size());
+  if (!ok) return Status::Err("a sealed key does not open with this data encryption key");
+  return Status::Ok();
 }
 
 }  // namespace eventful::server

@@ -38,7 +38,7 @@ int RunServer(const ServerConfig& config) {
   std::signal(SIGPIPE, SIG_IGN);
 
   storage::StoreOptions store_options;
-  store_options.path = config.data_dir + "/db";
+  store_options.path = config.StorePath();
   store_options.cache_events = config.memory_threshold;
   store_options.sync = !config.relaxed_durability;
   store_options.max_event_bytes = config.max_event_bytes;

@@ -23,6 +23,8 @@ struct TreeheadKey {
 Status GenerateTreeheadKey(std::string_view dek, std::string* public_hex, std::string* sealed);
 // Unseals with the DEK and checks that the private key matches `public_hex`.
 Status OpenTreeheadKey(std::string_view sealed, std::string_view public_hex, std::string_view dek, TreeheadKey* out);
+// Seals an existing private key with `dek` (a DEK rotation keeps the key, and so its public key).
+Status SealTreeheadKey(std::string_view dek, const std::array<uint8_t, 32>& private_raw, std::string* sealed);
 // Ed25519 signature (64 bytes, lowercase hex) of `message`.
 Status SignHex(const TreeheadKey& key, std::string_view message, std::string* signature_hex);
 

@@ -23,8 +23,12 @@ struct ConfigOptions {
   std::optional<std::string> bind;
   std::optional<int> io_threads;
   bool generate = false;
+  // --rotate-dek: re-encrypt the (stopped) store from --dek to --new-dek (rotate_dek.cc).
+  bool rotate_dek = false;
+  std::optional<std::string> new_dek;
 };
 int RunConfig(const ConfigOptions& options);
+int RunRotateDek(const ConfigOptions& options);
 
 struct StartOptions {
   server::LaunchOptions launch;

@@ -1,6 +1,7 @@
 // `eventful config`: writes <data-dir>/config.toml. Secrets are never stored: only their salted
 // check values. Generated secrets are printed once, here, and nowhere else.
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -40,6 +41,7 @@ int Fail(const std::string& message) {
 }  // namespace
 
 int RunConfig(const ConfigOptions& o) {
+  if (o.rotate_dek || o.new_dek) return RunRotateDek(o);
   server::ServerConfig config;
   std::error_code ec;
   const std::string config_path = o.data_dir + "/config.toml";
@@ -85,8 +87,8 @@ int RunConfig(const ConfigOptions& o) {
     if (o.dek->empty()) return Fail("--dek must not be empty");
     if (config.dek_check.empty() || !server::VerifySecretCheck(config.dek_check, *o.dek)) {
       if (!config.dek_check.empty() && HasStoreData(o.data_dir)) {
-        return Fail("the data encryption key of an existing store cannot be changed (" + o.data_dir +
-                    " already holds data)");
+        return Fail("the data encryption key of an existing store cannot be replaced (" + o.data_dir +
+                    " already holds data): rotate it with --rotate-dek --dek=OLD --new-dek=NEW");
       }
       config.dek_check = server::MakeSecretCheck(*o.dek);
     }
@@ -110,6 +112,15 @@ int RunConfig(const ConfigOptions& o) {
       }
     }
     OPENSSL_cleanse(existing.private_raw.data(), existing.private_raw.size());
+    // And the token key (keyed hashes of auth keys and tokens), also sealed with the DEK.
+    server::Key32 token_key{};
+    if (config.token_key.empty() || !server::UnsealKey(config.token_key, *dek_now, server::kTokenKeyLabel, &token_key).ok()) {
+      if (RAND_bytes(token_key.data(), token_key.size()) != 1) return Fail("no randomness for the token key");
+      if (Status s = server::SealKey(*dek_now, server::kTokenKeyLabel, token_key, &config.token_key); !s.ok()) {
+        return Fail(s.message());
+      }
+    }
+    OPENSSL_cleanse(token_key.data(), token_key.size());
   }
 
   if (Status s = server::SaveConfig(config); !s.ok()) return Fail(s.message());

@@ -404,12 +404,19 @@ std::string StoreReportJson(const storage::StoreVerifyReport& r) {
   return out + "]}";
 }
 
-// Opens <data_dir>/db directly (decrypted with the checked DEK) and runs VerifyAll. Errors are
-// printed; returns false then.
+// Opens the data directory's store directly (decrypted with the checked DEK) and runs VerifyAll.
+// Errors are printed; returns false then.
 bool VerifyOffline(const StoreVerifyOptions& o, std::string* report_json) {
   namespace fs = std::filesystem;
   const std::string& data_dir = *o.data_dir;
-  const fs::path db = fs::path(data_dir) / "db";
+  server::ServerConfig layout;  // where the store is (config.toml's store_dir), if configured
+  if (fs::exists(fs::path(data_dir) / "config.toml")) {
+    if (Status s = server::LoadConfig(data_dir, &layout); !s.ok()) {
+      Fail(s.message());
+      return false;
+    }
+  }
+  const fs::path db = fs::path(data_dir) / layout.store_dir;
   std::error_code ec;
   if (!fs::is_directory(db, ec)) {
     Fail("no store in " + data_dir + " (" + db.string() + " does not exist)");

@@ -76,7 +76,10 @@ int main(int argc, char** argv) {
       "config", "Create or update <data-dir>/config.toml (secrets are stored as check values only)");
   AddDataDir(config_cmd, &config.data_dir);
   config_cmd->add_option("--master-key", config.master_key, "Master key (admin secret for AUTH)");
-  config_cmd->add_option("--dek", config.dek, "Data encryption key (cannot change once data is stored)");
+  config_cmd->add_option("--dek", config.dek, "Data encryption key (change it with --rotate-dek)");
+  config_cmd->add_flag("--rotate-dek", config.rotate_dek,
+                       "Re-encrypt the stopped server's store from --dek to --new-dek (crash-safe)");
+  config_cmd->add_option("--new-dek", config.new_dek, "With --rotate-dek: the new data encryption key");
   config_cmd->add_option("--memory-threshold", config.memory_threshold, "Events kept in the recent-event cache");
   config_cmd->add_option("--port", config.port, "TCP port, 0 = any free port")->check(CLI::Range(0, 65535));
   config_cmd->add_option("--bind", config.bind, "Address to listen on");

@@ -33,7 +33,8 @@ class Server:
         self._own_dir = data_dir is None
         self.data_dir = pathlib.Path(data_dir or tempfile.mkdtemp(prefix="eventful-test-"))
         self.extra_args = list(extra_args)
-        self.env = dict(os.environ, EVENTFUL_DEK=DEK, **(env or {}))
+        self.env = dict(os.environ, EVENTFUL_DEK=DEK)
+        self.env.update(env or {})
         self.env.pop("EVENTFUL_PORT", None)
         self.proc = None
         self.port = None
