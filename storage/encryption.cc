@@ -7,6 +7,8 @@
 #include <openssl/rand.h>
 #include <rocksdb/env_encryption.h>
 
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 
@@ -140,6 +142,23 @@ bool IsEncryptedFile(const std::string& path) {
   in.read(head, sizeof head);
   return in.gcount() == static_cast<std::streamsize>(sizeof head) && std::memcmp(head, kMagic.data(), sizeof head) == 0;
 }
+
+namespace {
+
+class ErrorLogger : public rocksdb::Logger {
+ public:
+  ErrorLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::ERROR_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    std::fputs("eventful: rocksdb: ", stderr);
+    std::vfprintf(stderr, format, ap);
+    std::fputc('\n', stderr);
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<rocksdb::Logger> NewErrorOnlyLogger() { return std::make_shared<ErrorLogger>(); }
 
 std::unique_ptr<rocksdb::Env> NewEncryptedEnv(const DataKey& key) {
   return std::unique_ptr<rocksdb::Env>(rocksdb::NewEncryptedEnv(rocksdb::Env::Default(), NewAesCtrProvider(key)));

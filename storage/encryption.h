@@ -34,6 +34,9 @@ std::shared_ptr<rocksdb::EncryptionProvider> NewAesCtrProvider(const DataKey& ke
 // False when `path` exists but does not start with our prefix (a file written without encryption);
 // true when it does, or when it does not exist (a new store).
 bool IsEncryptedFile(const std::string& path);
+// RocksDB's info log would be a plain-text file beside the encrypted ones (the encrypted Env does
+// not wrap loggers): every DB we open logs through this instead — errors to stderr, the rest nowhere.
+std::shared_ptr<rocksdb::Logger> NewErrorOnlyLogger();
 // An Env over Env::Default() whose files are encrypted with `key`. The caller owns it and must
 // keep it alive as long as any DB opened with it.
 std::unique_ptr<rocksdb::Env> NewEncryptedEnv(const DataKey& key);

@@ -71,6 +71,7 @@ Status StoreImpl::Open() {
   db_options.create_missing_column_families = true;
   db_options.IncreaseParallelism(2);
   db_options.paranoid_checks = true;
+  db_options.info_log = NewErrorOnlyLogger();
   if (options_.encryption_key) {
     // A store written without encryption would trip RocksDB's EncryptedEnv (its files are shorter
     // than our prefix): recognise it first by its CURRENT file.

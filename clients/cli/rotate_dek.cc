@@ -59,6 +59,7 @@ class RawDb {
     env_ = storage::NewEncryptedEnv(storage::DeriveDataKey(dek));
     rocksdb::Options options;
     options.env = env_.get();
+    options.info_log = storage::NewErrorOnlyLogger();
     options.create_if_missing = create;
     options.error_if_exists = create;
     options.create_missing_column_families = true;

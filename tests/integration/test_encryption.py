@@ -30,6 +30,12 @@ def leaks(directory, needles):
     return found
 
 
+def unencrypted_files(store_dir):
+    """Files of the store that do not start with the encryption prefix (LOCK is empty by design)."""
+    return [str(p) for p in files_under(store_dir)
+            if p.name != "LOCK" and not p.read_bytes().startswith(b"EVTFENC1")]
+
+
 def checksums(directory):
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files_under(directory)}
 
@@ -61,6 +67,9 @@ def test_no_plaintext_in_any_file_and_only_the_right_dek_opens_the_store():
         assert r.returncode == 0, r.stderr
         assert any(p.suffix == ".sst" for p in files_under(s.data_dir / "db")), "expected SST files"
         assert leaks(s.data_dir, needles) == []
+        # Not only the needles: every file RocksDB wrote (SST, WAL, MANIFEST, OPTIONS, CURRENT,
+        # IDENTITY, its info log) is encrypted.
+        assert unencrypted_files(s.data_dir / "db") == []
 
         # A wrong DEK: refused before touching anything; every file unchanged.
         before = checksums(s.data_dir)

@@ -72,8 +72,11 @@ def test_rotation_re_encrypts_and_only_the_new_key_opens(stopped_store):
     assert r.returncode == 0, r.stderr
     assert refuses(data_dir, DEK)
     assert_intact(data_dir, NEW_DEK, before)
-    stores = [p.name for p in data_dir.iterdir() if p.is_dir() and p.name.startswith("db")]
-    assert len(stores) == 1 and stores[0] != "db"  # the old store, readable with the old key, is gone
+    stores = [p for p in data_dir.iterdir() if p.is_dir() and p.name.startswith("db")]
+    assert len(stores) == 1 and stores[0].name != "db"  # the old store, readable with the old key, is gone
+    plain = [p for p in stores[0].rglob("*") if p.is_file() and p.name != "LOCK"
+             and not p.read_bytes().startswith(b"EVTFENC1")]
+    assert plain == []  # every file of the new store is encrypted
 
 
 @pytest.mark.parametrize("crash_at,opens_with", [("copy", DEK), ("switch", NEW_DEK)])

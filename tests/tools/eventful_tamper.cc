@@ -71,6 +71,7 @@ class Db {
     env_ = storage::NewEncryptedEnv(storage::DeriveDataKey(dek));
     rocksdb::Options options;
     options.env = env_.get();
+    options.info_log = storage::NewErrorOnlyLogger();
     options.create_if_missing = false;
     options.paranoid_checks = true;
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
