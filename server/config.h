@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "server/tls.h"
 #include "storage/status.h"
 
 namespace eventful::server {
@@ -44,6 +45,9 @@ struct ServerConfig {
   std::string treehead_seed;
   // Not stored: the unsealed token key (32 raw bytes), set by PrepareLaunch.
   std::string token_key_raw;
+
+  // Not stored: TLS settings from the command line (server/tls.h).
+  TlsOptions tls;
 
   std::string StorePath() const { return data_dir + "/" + store_dir; }
 };

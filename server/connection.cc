@@ -23,29 +23,37 @@ constexpr std::size_t kOutputLimit = 64u << 20;
 constexpr std::size_t kQueryBufferLimit = 1u << 30;
 }  // namespace
 
-Connection::Connection(asio::ip::tcp::socket socket, ServerContext& server, const CommandTable& table, OnClosed on_closed)
-    : socket_(std::move(socket)), server_(server), table_(table), on_closed_(std::move(on_closed)) {
+Connection::Connection(std::unique_ptr<Stream> stream, ServerContext& server, const CommandTable& table, OnClosed on_closed)
+    : stream_(std::move(stream)), server_(server), table_(table), on_closed_(std::move(on_closed)) {
   session_.client_id = server_.next_client_id.fetch_add(1);
   server_.connected_clients.fetch_add(1);
   server_.total_connections.fetch_add(1);
-  boost::system::error_code ec;
-  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
 }
 
 Connection::~Connection() { server_.connected_clients.fetch_sub(1); }
 
-void Connection::Start() { MaybeRead(); }
+void Connection::Start() {
+  reading_ = true;  // nothing else may read before the handshake is done
+  stream_->AsyncHandshake([self = shared_from_this()](const boost::system::error_code& ec) {
+    self->reading_ = false;
+    if (ec) {
+      self->server_.rejected_connections.fetch_add(1);
+      self->Close();
+      return;
+    }
+    self->MaybeRead();
+  });
+}
 
 void Connection::BeginDrain() {
   if (closed_) return;
   closing_ = true;
-  boost::system::error_code ec;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_receive, ec);
+  stream_->ShutdownReceive();
   MaybeClose();
 }
 
 void Connection::PostDrain() {
-  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->BeginDrain(); });
+  asio::post(stream_->executor(), [self = shared_from_this()] { self->BeginDrain(); });
 }
 
 void Connection::MaybeRead() {
@@ -54,15 +62,13 @@ void Connection::MaybeRead() {
   if (out_.size() + writing_.size() > kOutputLimit) return;
   if (waiting_ && in_.size() - in_off_ > kWaitingBufferLimit) return;
   reading_ = true;
-  socket_.async_read_some(asio::buffer(read_buf_),
-                          [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-                            self->OnRead(ec, n);
-                          });
+  stream_->AsyncReadSome(asio::buffer(read_buf_), [self = shared_from_this()](const boost::system::error_code& ec,
+                                                                              std::size_t n) { self->OnRead(ec, n); });
 }
 
 void Connection::OnRead(const boost::system::error_code& ec, std::size_t n) {
   reading_ = false;
-  if (ec == asio::error::eof) {
+  if (Stream::IsEndOfStream(ec)) {
     // The peer finished sending: answer what it sent, then close.
     peer_closed_ = true;
     Process();
@@ -162,7 +168,7 @@ void Connection::Execute(std::span<const std::string_view> argv) {
       slots_.push_back(slot);
     }
     ++async_pending_;
-    auto executor = socket_.get_executor();
+    auto executor = stream_->executor();
     return [self = shared_from_this(), slot, executor](ReplyFn write) {
       asio::post(executor, [self, slot, write = std::move(write)]() {
         --self->async_pending_;
@@ -188,8 +194,8 @@ void Connection::FlushReady() {
   write_in_flight_ = true;
   writing_.swap(out_);
   out_.clear();
-  asio::async_write(socket_, asio::buffer(writing_),
-                    [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) { self->OnWrite(ec); });
+  stream_->AsyncWrite(asio::buffer(writing_),
+                      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) { self->OnWrite(ec); });
 }
 
 void Connection::OnWrite(const boost::system::error_code& ec) {
@@ -215,9 +221,7 @@ void Connection::MaybeClose() {
 void Connection::Close() {
   if (closed_) return;
   closed_ = true;
-  boost::system::error_code ec;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
+  stream_->Close();
   if (on_closed_) on_closed_(session_.client_id);
 }
 

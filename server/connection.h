@@ -6,7 +6,6 @@
 // back to the connection's executor.
 #pragma once
 
-#include <boost/asio/ip/tcp.hpp>
 
 #include <array>
 #include <deque>
@@ -17,15 +16,17 @@
 #include "protocol/resp_parser.h"
 #include "server/command_table.h"
 #include "server/session.h"
+#include "server/stream.h"
 
 namespace eventful::server {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   using OnClosed = std::function<void(uint64_t client_id)>;
-  Connection(boost::asio::ip::tcp::socket socket, ServerContext& server, const CommandTable& table, OnClosed on_closed);
+  Connection(std::unique_ptr<Stream> stream, ServerContext& server, const CommandTable& table, OnClosed on_closed);
   ~Connection();
 
+  // Runs the stream's handshake (TLS), then reads commands. A failed handshake closes quietly.
   void Start();
   // Graceful shutdown: take no new commands, finish the ones in flight, flush replies, close.
   void BeginDrain();
@@ -48,7 +49,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void MaybeClose();
   void Close();
 
-  boost::asio::ip::tcp::socket socket_;
+  std::unique_ptr<Stream> stream_;
   ServerContext& server_;
   const CommandTable& table_;
   OnClosed on_closed_;

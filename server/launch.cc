@@ -89,6 +89,8 @@ Status PrepareLaunch(const LaunchOptions& o, ServerConfig* out) {
     out->io_threads = *o.io_threads;
   }
   if (o.relaxed_durability) out->relaxed_durability = true;
+  if (Status s = CheckTlsOptions(o.tls); !s.ok()) return s;
+  out->tls = o.tls;
   if (o.memory_threshold) {
     if (*o.memory_threshold > static_cast<uint64_t>(INT64_MAX)) return Status::Err("--memory-threshold is too large");
     out->memory_threshold = *o.memory_threshold;

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "server/config.h"
+#include "server/tls.h"
 #include "storage/status.h"
 
 namespace eventful::server {
@@ -23,6 +24,7 @@ struct LaunchOptions {
   std::optional<std::string> dek_file;
   bool relaxed_durability = false;  // true overrides config.toml; false keeps its value
   std::optional<uint64_t> memory_threshold;
+  TlsOptions tls;
 };
 
 // Loads <data_dir>/config.toml, applies the overrides, resolves the DEK and checks it against

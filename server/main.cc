@@ -27,6 +27,12 @@ constexpr const char* kUsage =
     "  --dek-file PATH          read the data encryption key from a file\n"
     "  --relaxed-durability     reply to ADD before the write-ahead log is synced\n"
     "  --memory-threshold N     events kept in the recent-event cache\n"
+    "  --tls-port N             also serve TLS (1.2+) on this port, 0 = any free port\n"
+    "  --tls-cert FILE          PEM certificate chain for TLS\n"
+    "  --tls-key FILE           PEM private key for TLS\n"
+    "  --tls-ca FILE            PEM CA certificates that client certificates must chain to\n"
+    "  --tls-auth-clients [yes|no|optional]  mutual TLS (alone: yes)\n"
+    "  --tls-only               no plain-text port: TLS only\n"
     "  -h, --help               show this help\n"
     "  -V, --version            show the version\n"
     "\n"
@@ -66,6 +72,20 @@ int main(int argc, char** argv) {
       options.relaxed_durability = true;
       continue;
     }
+    if (arg == "--tls-only") {
+      options.tls.tls_only = true;
+      continue;
+    }
+    if (arg == "--tls-auth-clients" || arg.starts_with("--tls-auth-clients=")) {
+      std::string_view value;
+      if (arg.size() > 18) {
+        value = arg.substr(19);
+      } else if (i + 1 < argc && std::string_view(argv[i + 1]).substr(0, 2) != "--") {
+        value = argv[++i];
+      }
+      if (auto s = eventful::server::ParseClientAuth(value, &options.tls.client_auth); !s.ok()) return Usage(s.message());
+      continue;
+    }
     if (arg.substr(0, 2) != "--") return Usage("unexpected argument '" + std::string(arg) + "'");
 
     std::string name(arg);
@@ -78,7 +98,8 @@ int main(int argc, char** argv) {
     }
     const bool known = name == "--data-dir" || name == "--port" || name == "--bind" ||
                        name == "--io-threads" || name == "--dek" || name == "--dek-file" ||
-                       name == "--memory-threshold";
+                       name == "--memory-threshold" || name == "--tls-port" || name == "--tls-cert" ||
+                       name == "--tls-key" || name == "--tls-ca";
     if (!known) return Usage("unknown option '" + name + "'");
     if (!has_value) {
       if (i + 1 >= argc) return Usage(name + " needs a value");
@@ -101,6 +122,15 @@ int main(int argc, char** argv) {
       options.dek = value;
     } else if (name == "--dek-file") {
       options.dek_file = value;
+    } else if (name == "--tls-port") {
+      if (!ParseInt(value, 0, 65535, &n)) return Usage("--tls-port must be a number between 0 and 65535");
+      options.tls.port = static_cast<int>(n);
+    } else if (name == "--tls-cert") {
+      options.tls.cert_file = value;
+    } else if (name == "--tls-key") {
+      options.tls.key_file = value;
+    } else if (name == "--tls-ca") {
+      options.tls.ca_file = value;
     } else if (name == "--memory-threshold") {
       if (!ParseInt(value, 0, INT64_MAX, &n)) return Usage("--memory-threshold must be a non-negative number");
       options.memory_threshold = static_cast<uint64_t>(n);

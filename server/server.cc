@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include <csignal>
@@ -16,6 +17,8 @@
 
 #include "server/command_table.h"
 #include "server/connection.h"
+#include "server/stream.h"
+#include "server/tls.h"
 #include "storage/clock.h"
 #include "storage/store.h"
 
@@ -74,26 +77,44 @@ int RunServer(const ServerConfig& config) {
     guards.push_back(asio::make_work_guard(*ios.back()));
   }
 
-  asio::ip::tcp::acceptor acceptor(*ios[0]);
-  try {
-    asio::ip::tcp::endpoint endpoint(asio::ip::make_address(config.bind), static_cast<uint16_t>(config.port));
-    acceptor.open(endpoint.protocol());
-    acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true));
-    acceptor.bind(endpoint);
-    acceptor.listen(asio::socket_base::max_listen_connections);
-  } catch (const std::exception& e) {
-    std::cerr << "eventful: cannot listen on " << config.bind << ":" << config.port << ": " << e.what() << std::endl;
-    return 1;
+  // TLS: the context new connections use; SIGHUP swaps in a freshly loaded one.
+  std::mutex tls_mu;
+  std::shared_ptr<asio::ssl::context> tls_context;  // guarded by tls_mu
+  if (config.tls.port) {
+    if (Status s = MakeTlsContext(config.tls, &tls_context); !s.ok()) {
+      std::cerr << "eventful: " << s.message() << std::endl;
+      return 1;
+    }
   }
-  ctx.port = acceptor.local_endpoint().port();
+  auto listen = [&](asio::ip::tcp::acceptor& a, int port) {
+    try {
+      asio::ip::tcp::endpoint endpoint(asio::ip::make_address(config.bind), static_cast<uint16_t>(port));
+      a.open(endpoint.protocol());
+      a.set_option(asio::ip::tcp::acceptor::reuse_address(true));
+      a.bind(endpoint);
+      a.listen(asio::socket_base::max_listen_connections);
+      return true;
+    } catch (const std::exception& e) {
+      std::cerr << "eventful: cannot listen on " << config.bind << ":" << port << ": " << e.what() << std::endl;
+      return false;
+    }
+  };
+  asio::ip::tcp::acceptor acceptor(*ios[0]);      // plain text (unless --tls-only)
+  asio::ip::tcp::acceptor tls_acceptor(*ios[0]);  // TLS (with --tls-port)
+  if (!config.tls.tls_only && !listen(acceptor, config.port)) return 1;
+  if (config.tls.port && !listen(tls_acceptor, *config.tls.port)) return 1;
+  const uint16_t tls_port = config.tls.port ? tls_acceptor.local_endpoint().port() : 0;
+  ctx.port = config.tls.tls_only ? tls_port : acceptor.local_endpoint().port();
 
   Registry registry;
   asio::signal_set signals(*ios[0], SIGINT, SIGTERM);
+  asio::signal_set reload(*ios[0], SIGHUP);
   asio::steady_timer force_stop(*ios[0]);
   // Once every connection is gone: release the I/O threads; each run() returns when idle.
   auto finish = [&] {
     force_stop.cancel();
     signals.cancel();
+    reload.cancel();
     for (auto& g : guards) g.reset();
   };
   registry.on_empty = [&] { asio::post(*ios[0], finish); };
@@ -108,25 +129,53 @@ int RunServer(const ServerConfig& config) {
   };
 
   size_t next_io = 0;
-  std::function<void()> accept_next;
-  accept_next = [&] {
+  std::function<void(asio::ip::tcp::acceptor&, bool)> accept_next;
+  accept_next = [&](asio::ip::tcp::acceptor& from, bool tls) {
     asio::io_context& target = *ios[next_io++ % ios.size()];
-    acceptor.async_accept(target, [&](const boost::system::error_code& ec, asio::ip::tcp::socket socket) {
+    from.async_accept(target, [&, tls](const boost::system::error_code& ec, asio::ip::tcp::socket socket) {
       if (ec) {
-        if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-        accept_next();
+        if (ec == asio::error::operation_aborted || !from.is_open()) return;
+        accept_next(from, tls);
         return;
       }
-      auto conn = std::make_shared<Connection>(std::move(socket), ctx, table, on_closed);
+      std::unique_ptr<Stream> stream;
+      if (tls) {
+        std::lock_guard lock(tls_mu);
+        stream = MakeTlsStream(std::move(socket), tls_context);
+      } else {
+        stream = MakePlainStream(std::move(socket));
+      }
+      auto conn = std::make_shared<Connection>(std::move(stream), ctx, table, on_closed);
       {
         std::lock_guard lock(registry.mu);
         registry.conns.emplace(conn->id(), conn);
       }
       asio::post(target, [conn] { conn->Start(); });
-      accept_next();
+      accept_next(from, tls);
     });
   };
-  accept_next();
+  if (acceptor.is_open()) accept_next(acceptor, false);
+  if (tls_acceptor.is_open()) accept_next(tls_acceptor, true);
+
+  // SIGHUP: reload the TLS certificate, key and CA; connections already open keep their context.
+  std::function<void()> wait_reload;
+  wait_reload = [&] {
+    reload.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      if (config.tls.port) {
+        std::shared_ptr<asio::ssl::context> fresh;
+        if (Status s = MakeTlsContext(config.tls, &fresh); !s.ok()) {
+          std::cerr << "eventful: SIGHUP: keeping the current TLS certificate: " << s.message() << std::endl;
+        } else {
+          std::lock_guard lock(tls_mu);
+          tls_context = std::move(fresh);
+          std::cout << "eventful: SIGHUP: TLS certificate, key and CA reloaded" << std::endl;
+        }
+      }
+      wait_reload();
+    });
+  };
+  wait_reload();
 
   // Graceful shutdown: stop accepting, let every connection finish what is in flight, then stop.
   signals.async_wait([&](const boost::system::error_code& ec, int) {
@@ -135,6 +184,7 @@ int RunServer(const ServerConfig& config) {
     ctx.stopping = true;  // long background commands give up
     boost::system::error_code ignored;
     acceptor.close(ignored);
+    tls_acceptor.close(ignored);
     std::vector<std::shared_ptr<Connection>> live;
     {
       std::lock_guard lock(registry.mu);
@@ -157,7 +207,12 @@ int RunServer(const ServerConfig& config) {
     });
   });
 
-  std::cout << "eventful: listening on " << config.bind << ":" << ctx.port << std::endl;
+  if (config.tls.tls_only) {
+    std::cout << "eventful: TLS only; listening on " << config.bind << ":" << ctx.port << std::endl;
+  } else {
+    if (config.tls.port) std::cout << "eventful: TLS on " << config.bind << ":" << tls_port << std::endl;
+    std::cout << "eventful: listening on " << config.bind << ":" << ctx.port << std::endl;
+  }
 
   std::vector<std::thread> workers;
   for (size_t i = 1; i < ios.size(); ++i) workers.emplace_back([&, i] { ios[i]->run(); });

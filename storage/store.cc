@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <unordered_set>
 
 #include "storage/clock.h"
@@ -93,6 +94,8 @@ Status StoreImpl::Open() {
   for (std::string_view name : kCfNames) descriptors.emplace_back(std::string(name), cf_options);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
+  std::error_code dir_error;  // RocksDB would log an error for a store directory it has to create
+  std::filesystem::create_directories(options_.path, dir_error);
   rocksdb::Status s = rocksdb::DB::Open(db_options, options_.path, descriptors, &handles, &raw);
   if (!s.ok() && s.ToString().find("wrong data encryption key") != std::string::npos) {
     return Status::Err("wrong data encryption key (the store's files do not open with it)");

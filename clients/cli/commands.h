@@ -33,6 +33,7 @@ int RunRotateDek(const ConfigOptions& options);
 struct StartOptions {
   server::LaunchOptions launch;
   bool foreground = false;
+  std::optional<std::string> tls_auth_clients;  // --tls-auth-clients [yes|no|optional]; "" = yes
 };
 int RunStart(const StartOptions& options);
 

@@ -61,6 +61,24 @@ void AddStart(CLI::App* cmd, StartOptions* s) {
                 "Reply to ADD before the write-ahead log is synced");
   cmd->add_option("--memory-threshold", l.memory_threshold, "Events kept in the recent-event cache");
   cmd->add_flag("--foreground", s->foreground, "Run in this process instead of as a daemon");
+  cmd->add_option("--tls-port", l.tls.port, "Also serve TLS (1.2+) on this port, 0 = any free port")
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--tls-cert", l.tls.cert_file, "PEM certificate chain for TLS");
+  cmd->add_option("--tls-key", l.tls.key_file, "PEM private key for TLS");
+  cmd->add_option("--tls-ca", l.tls.ca_file, "PEM CA certificates that client certificates must chain to");
+  cmd->add_option("--tls-auth-clients", s->tls_auth_clients, "Mutual TLS: yes (the default when given), no, optional")
+      ->expected(0, 1);
+  cmd->add_flag("--tls-only", l.tls.tls_only, "No plain-text port: TLS only");
+}
+
+// --tls-auth-clients' value (CLI11 leaves it as text) into the launch options.
+bool ApplyTlsAuth(StartOptions* s) {
+  if (!s->tls_auth_clients) return true;
+  if (eventful::Status st = eventful::server::ParseClientAuth(*s->tls_auth_clients, &s->launch.tls.client_auth); !st.ok()) {
+    std::fprintf(stderr, "error: %s\n", st.message().c_str());
+    return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -267,6 +285,7 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 1;
   }
 
+  if (!ApplyTlsAuth(&start) || !ApplyTlsAuth(&restart)) return 1;
   if (*config_cmd) return RunConfig(config);
   if (*start_cmd) return RunStart(start);
   if (*stop_cmd) return RunStop(stop);
