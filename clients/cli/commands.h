@@ -59,6 +59,10 @@ struct ConnectionOptions {
   std::optional<std::string> token; // default: EVENTFUL_TOKEN, else the session file
                                     // (connection.h ResolveSecret); sent with AUTH first when set
   bool json = false;                // print raw JSON replies, one per line
+  bool tls = false;                 // --tls: connect with TLS 1.2+
+  std::string cacert;               // --cacert: CA file the server certificate must chain to
+  std::string cert;                 // --cert/--key: client certificate for mutual TLS
+  std::string key;
 };
 
 struct EventAddOptions {

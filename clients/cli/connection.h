@@ -1,4 +1,5 @@
-// One hiredis (RESP2) connection for a client subcommand.
+// One RESP2 connection for a client subcommand: hiredis over plain TCP, or, with --tls, OpenSSL
+// over a TCP socket with hiredis' reply reader (Debian's hiredis has no TLS of its own).
 #pragma once
 
 #include <hiredis/hiredis.h>
@@ -18,7 +19,7 @@ using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
 
 class Connection {
  public:
-  Connection() = default;
+  Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
   ~Connection();
@@ -33,7 +34,14 @@ class Connection {
   Reply Call(const std::vector<std::string>& args);
 
  private:
-  redisContext* context_ = nullptr;
+  bool OpenPlain(const ConnectionOptions& options, int port);
+  bool OpenTls(const ConnectionOptions& options, int port);
+  bool Authenticate(const ConnectionOptions& options);
+  Reply CallTls(const char* command, size_t length);
+
+  redisContext* context_ = nullptr;  // plain
+  struct Tls;                         // --tls: socket, SSL, reply reader (connection.cc)
+  std::unique_ptr<Tls> tls_;
   std::string where_;  // "host:port", for messages
 };
 

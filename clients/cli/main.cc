@@ -38,6 +38,10 @@ void AddConnection(CLI::App* cmd, ConnectionOptions* c, const std::string& secre
                   "Master key, auth key or access token, sent with AUTH (default: EVENTFUL_TOKEN, else the "
                   "session file of `token:auth --keep-alive`)");
   cmd->add_flag("--json", c->json, "Print the raw JSON replies, one per line");
+  cmd->add_flag("--tls", c->tls, "Connect with TLS (1.2+); the server certificate must verify");
+  cmd->add_option("--cacert", c->cacert, "With --tls: CA file the server certificate must chain to");
+  cmd->add_option("--cert", c->cert, "With --tls: client certificate (PEM) for mutual TLS");
+  cmd->add_option("--key", c->key, "With --tls: the client certificate's private key (PEM)");
 }
 
 void AddPermissions(CLI::App* cmd, PermissionFlags* p) {
