@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git
   librocksdb-dev libsimdjson-dev libboost-dev libssl-dev libhiredis-dev
   libcli11-dev libtomlplusplus-dev doctest-dev
-  redis-tools python3 python3-redis python3-pytest python3-cryptography
+  redis-tools python3 python3-redis python3-pytest python3-cryptography openssl
   clang-14 libclang-rt-14-dev
 )
 if [ "${1:-}" = "--bench" ]; then
