@@ -154,6 +154,7 @@ void Info(CommandContext& ctx) {
     text += "# Stats\r\n";
     text += "total_connections_received:" + std::to_string(sv.total_connections.load()) + "\r\n";
     text += "total_commands_processed:" + std::to_string(sv.total_commands.load()) + "\r\n";
+    text += "rejected_connections:" + std::to_string(sv.rejected_connections.load()) + "\r\n";
     const storage::CommitStats cs = sv.store->GetCommitStats();
     text += "commit_groups:" + std::to_string(cs.groups) + "\r\n";
     text += "commit_requests:" + std::to_string(cs.requests) + "\r\n";

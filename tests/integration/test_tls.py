@@ -311,9 +311,15 @@ def test_redis_py_tls_round_trip(tls_server, pki):
 # --- 2. a plain-text client on the TLS port --------------------------------------------------------
 
 
+def rejected_connections(server):
+    return int(server.client().info("stats")["rejected_connections"])
+
+
 def test_plain_client_on_the_tls_port_is_closed_and_the_server_keeps_serving(tls_server, pki):
+    before = rejected_connections(tls_server)
     for _ in range(3):
         assert plain_client_is_closed(tls_server.tls_port)
+    assert rejected_connections(tls_server) >= before + 3  # failed handshakes are counted in INFO
     # redis-cli without --tls gives up instead of hanging.
     r = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(tls_server.tls_port), "-a", MASTER_KEY,
                         "--no-auth-warning", "PING"], capture_output=True, text=True, timeout=TIMEOUT)
