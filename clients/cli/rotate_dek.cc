@@ -46,6 +46,14 @@ int Fail(const std::string& message) {
   return 1;
 }
 
+// The names store directories get: "db" (the first) and "db-<ms>" (each rotation). Only those are
+// ever removed as leftovers.
+bool IsStoreDirName(const std::string& name) {
+  if (name == "db") return true;
+  if (name.size() < 4 || name.rfind("db-", 0) != 0) return false;
+  return name.find_first_not_of("0123456789", 3) == std::string::npos;
+}
+
 void CrashHook(std::string_view point) {
   const char* at = std::getenv("EVENTFUL_TEST_CRASH_AT");
   if (at != nullptr && point == at) std::raise(SIGKILL);
@@ -183,7 +191,7 @@ int RunRotateDek(const ConfigOptions& o) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(data, ec)) {
     const std::string name = entry.path().filename().string();
-    if (entry.is_directory() && name.rfind("db", 0) == 0 && name != config.store_dir) {
+    if (entry.is_directory() && IsStoreDirName(name) && name != config.store_dir) {
       std::printf("removing %s, left by an interrupted rotation\n", entry.path().c_str());
       fs::remove_all(entry.path(), ec);
     }

@@ -6,6 +6,7 @@ of the copy, and right after config.toml switched to the new store.
 """
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -68,11 +69,14 @@ def stopped_store(tmp_path):
 
 def test_rotation_re_encrypts_and_only_the_new_key_opens(stopped_store):
     data_dir, before = stopped_store
+    (data_dir / "dbackup").mkdir()  # not a store directory: rotation must leave it alone
+    (data_dir / "dbackup" / "keep.txt").write_text("mine")
     r = rotate(data_dir)
     assert r.returncode == 0, r.stderr
     assert refuses(data_dir, DEK)
     assert_intact(data_dir, NEW_DEK, before)
-    stores = [p for p in data_dir.iterdir() if p.is_dir() and p.name.startswith("db")]
+    assert (data_dir / "dbackup" / "keep.txt").read_text() == "mine"
+    stores = [p for p in data_dir.iterdir() if p.is_dir() and re.fullmatch(r"db(-\d+)?", p.name)]
     assert len(stores) == 1 and stores[0].name != "db"  # the old store, readable with the old key, is gone
     plain = [p for p in stores[0].rglob("*") if p.is_file() and p.name != "LOCK"
              and not p.read_bytes().startswith(b"EVTFENC1")]
@@ -95,7 +99,7 @@ def test_a_rotation_killed_midway_opens_with_one_key_and_loses_nothing(stopped_s
         assert rotate(data_dir, old=NEW_DEK, new=DEK).returncode == 0
         now = DEK
     assert_intact(data_dir, now, before)
-    assert len([p for p in data_dir.iterdir() if p.is_dir() and p.name.startswith("db")]) == 1
+    assert len([p for p in data_dir.iterdir() if p.is_dir() and re.fullmatch(r"db(-\d+)?", p.name)]) == 1
 
 
 def test_rotation_refuses_a_wrong_key_and_a_running_server(tmp_path):
