@@ -96,6 +96,7 @@ void RegisterHousekeepingCommands(CommandTable& table);
 void RegisterEventCommands(CommandTable& table);
 void RegisterIntegrityCommands(CommandTable& table);
 void RegisterTokenCommands(CommandTable& table);
+void RegisterAggregateCommands(CommandTable& table);
 
 // The table COMMAND reports; set once at start-up before any connection.
 const CommandTable& GlobalCommandTable();

@@ -711,4 +711,32 @@ Status ParseTokenRequest(std::string_view json, std::initializer_list<std::strin
   });
 }
 
+Status ParseAggregateRequest(std::string_view json, std::initializer_list<std::string_view> allowed, AggregateRequest* out) {
+  *out = AggregateRequest{};
+  bool has_stream = false;
+  Status s = ForEachTopField(json, [&](const std::string& key, od::value v) -> Status {
+    if (key == "stream") {
+      has_stream = true;
+      Status ss = GetString(v, key, &out->stream);
+      return ss.ok() ? CheckStream(out->stream) : ss;
+    }
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) return Status::Err("unknown key " + Quote(key));
+    if (key == "version") {
+      uint64_t n = 0;
+      Status vs = GetCount(v, key, &n);
+      if (vs.ok()) out->version = n;
+      return vs;
+    }
+    if (key == "comment") {
+      Status cs = GetString(v, key, &out->comment);
+      if (cs.ok() && out->comment.size() > 1024) return Status::Invalid("'comment' is over 1024 bytes");
+      return cs;
+    }
+    return Status::Err("unknown key " + Quote(key));
+  });
+  if (!s.ok()) return s;
+  if (!has_stream) return Status::Err("missing 'stream'");
+  return Status::Ok();
+}
+
 }  // namespace eventful::server

@@ -67,6 +67,15 @@ struct TokenRequest {
 // `json` empty = no argument (all absent).
 Status ParseTokenRequest(std::string_view json, std::initializer_list<std::string_view> allowed, TokenRequest* out);
 
+// AGGREGATE:GET {"stream","version"?}, SNAPSHOT {"stream","comment"?}, AGGREGATE:SNAPSHOTS {"stream"}:
+// each command names the keys it accepts besides "stream" (required).
+struct AggregateRequest {
+  std::string stream;
+  std::optional<uint64_t> version;
+  std::string comment;
+};
+Status ParseAggregateRequest(std::string_view json, std::initializer_list<std::string_view> allowed, AggregateRequest* out);
+
 // PROOF {"stream","version","tree_size"?} or {"position","tree_size"?}.
 struct ProofRequest {
   std::optional<std::string> stream;  // nullopt = the global log

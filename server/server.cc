@@ -57,6 +57,7 @@ int RunServer(const ServerConfig& config) {
   RegisterEventCommands(table);
   RegisterIntegrityCommands(table);
   RegisterTokenCommands(table);
+  RegisterAggregateCommands(table);
   SetGlobalCommandTable(&table);
 
   ServerContext ctx;

@@ -8,6 +8,7 @@
 //   merkle   tree u64 BE | level u8 | index u64 BE  -> raw 32-byte node (levels >= 4; tree 0 = log)
 //   meta     ASCII key                              -> value (see kMeta* below)
 //   tokens   token id bytes                         -> token record JSON (token.h)
+//   snapshots stream_id u64 BE | version u64 BE     -> snapshot JSON (store_aggregate.cc)
 #pragma once
 
 #include <array>
@@ -16,10 +17,10 @@
 
 namespace eventful::storage {
 
-enum class Cf : uint8_t { kDefault, kEvents, kLog, kIds, kHashes, kStreams, kMerkle, kMeta, kTokens, kCount };
+enum class Cf : uint8_t { kDefault, kEvents, kLog, kIds, kHashes, kStreams, kMerkle, kMeta, kTokens, kSnapshots, kCount };
 
 inline constexpr std::array<std::string_view, static_cast<size_t>(Cf::kCount)> kCfNames = {
-    "default", "events", "log", "ids", "hashes", "streams", "merkle", "meta", "tokens"};
+    "default", "events", "log", "ids", "hashes", "streams", "merkle", "meta", "tokens", "snapshots"};
 
 static_assert(kCfNames[static_cast<size_t>(Cf::kDefault)] == "default");
 static_assert(kCfNames[static_cast<size_t>(Cf::kEvents)] == "events");
@@ -30,6 +31,7 @@ static_assert(kCfNames[static_cast<size_t>(Cf::kStreams)] == "streams");
 static_assert(kCfNames[static_cast<size_t>(Cf::kMerkle)] == "merkle");
 static_assert(kCfNames[static_cast<size_t>(Cf::kMeta)] == "meta");
 static_assert(kCfNames[static_cast<size_t>(Cf::kTokens)] == "tokens");
+static_assert(kCfNames[static_cast<size_t>(Cf::kSnapshots)] == "snapshots");
 
 // meta keys
 inline constexpr std::string_view kMetaFormatVersion = "format_version";  // u64 BE

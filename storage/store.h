@@ -126,6 +126,23 @@ struct VerifyControl {
   const std::atomic<bool>* cancel = nullptr;
 };
 
+// An aggregate's state (the fold of its events' data objects) at a version.
+struct AggregateState {
+  uint64_t version = 0;
+  std::vector<std::pair<std::string, std::string>> state;  // field -> latest value, sorted
+  Hash root{};                                             // the stream's root at `version`
+  std::optional<uint64_t> snapshot_version;                // the snapshot it was built from
+  std::vector<std::string> ignored;                        // snapshots that failed their check, why
+};
+
+struct SnapshotInfo {
+  uint64_t version = 0;
+  Hash root{};
+  std::string comment;
+  std::string created_at;
+  std::vector<std::pair<std::string, std::string>> state;
+};
+
 struct Checksum {
   std::string last_event_id;  // "" when empty
   std::string root;           // hex
@@ -176,6 +193,15 @@ class Store {
   // Increases with every committed control change (revocation, permission update, …); write-budget
   // charges do not change it. Lets connections re-read their identity only when needed.
   uint64_t TokenGeneration() const;
+
+  // AGGREGATE:GET: the state after `version` (default: the latest), from the nearest snapshot at or
+  // below it that passes its check (else from the start), folding the events after it.
+  // ERR "no such stream" for a stream without events; ERR for a version beyond it.
+  Status AggregateAt(std::string_view stream, std::optional<uint64_t> version, AggregateState* out);
+  // SNAPSHOT: stores the state at the current version with its root and a comment.
+  Status TakeSnapshot(std::string_view stream, std::string_view comment, SnapshotInfo* out);
+  // AGGREGATE:SNAPSHOTS: the stream's snapshots, oldest first (their states left empty).
+  Status ListSnapshots(std::string_view stream, std::vector<SnapshotInfo>* out);
 
   uint64_t EventCount() const;
   uint64_t StreamCount() const;

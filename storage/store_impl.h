@@ -30,10 +30,13 @@ struct StreamState {
   Frontier frontier;
 };
 
+class StoreImpl;
 std::string EncodeStreamState(const StreamState& s);
 bool DecodeStreamState(std::string_view in, StreamState* out);
 std::string EventKey(uint64_t stream_id, uint64_t version);  // also the value of log/ids/hashes
 std::string MerkleKey(uint64_t tree, int level, uint64_t index);
+// The root of a stream's first `size` events, from its stored nodes in O(log n) (store_proof.cc).
+Status StreamRootAt(StoreImpl& impl, uint64_t stream_id, uint64_t size, Hash* out);
 // Maps a RocksDB failure to our Status, naming corruption explicitly.
 Status FromRocks(const rocksdb::Status& s, std::string_view what);
 

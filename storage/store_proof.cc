@@ -179,6 +179,16 @@ Status Store::ProveConsistency(const std::optional<std::string>& stream, uint64_
   return s;
 }
 
+Status StreamRootAt(StoreImpl& impl, uint64_t stream_id, uint64_t size, Hash* out) {
+  if (size == 0) {
+    *out = EmptyTreeHash();
+    return Status::Ok();
+  }
+  StreamTreeReader reader(impl, stream_id);
+  MerkleProver prover(reader, kMinStoredMerkleLevel, size);
+  return prover.SubtreeHash(0, size, out);
+}
+
 Status Store::GetTreeHead(const std::optional<std::string>& stream, TreeHead* out) {
   Tree tree;
   Status s = OpenTree(*impl_, stream, &tree);

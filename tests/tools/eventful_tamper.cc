@@ -314,6 +314,40 @@ Status SetNode(const Db& db, std::string_view tree_name, int level, uint64_t ind
   return db.Write(&batch);
 }
 
+// A stored snapshot (store_aggregate.cc): "state" changes one character of its state (its check no
+// longer holds); "root" replaces its root and recomputes its check, as someone who knows the record
+// format could (only the comparison with the stream's Merkle root catches that).
+Status EditSnapshot(const Db& db, std::string_view stream, uint64_t version, std::string_view what) {
+  storage::StreamState st;
+  Status s = db.Stream(stream, &st);
+  if (!s.ok()) return s;
+  const std::string key = storage::EventKey(st.id, version);
+  std::string json;
+  s = db.Get(Cf::kSnapshots, key, &json, "reading the snapshot at version " + std::to_string(version));
+  if (!s.ok()) return s;
+  const size_t state_at = json.find("\"state\":{"), check_at = json.find(",\"check\":\"");
+  const size_t root_at = json.find("\"root\":\"");
+  if (state_at == std::string::npos || check_at == std::string::npos || root_at == std::string::npos) {
+    return Status::Err("unexpected snapshot record");
+  }
+  if (what == "state") {
+    const size_t value = json.find(":\"", state_at + 9);
+    if (value == std::string::npos || value >= check_at) return Status::Err("the snapshot's state is empty");
+    json[value + 2] = json[value + 2] == 'x' ? 'y' : 'x';
+  } else {
+    char& digit = json[root_at + 8];
+    digit = digit == '0' ? '1' : '0';
+    const std::string root = json.substr(root_at + 8, 64);
+    const std::string state = json.substr(state_at + 8, check_at - state_at - 8);
+    const std::string check =
+        storage::ToHex(storage::Sha256("eventful snapshot v1|" + std::to_string(version) + "|" + root + "|" + state));
+    json.replace(check_at + 10, 64, check);
+  }
+  rocksdb::WriteBatch batch;
+  (void)batch.Put(db.cf(Cf::kSnapshots), key, json);
+  return db.Write(&batch);
+}
+
 Status Compact(const Db& db) {
   for (size_t i = 0; i < static_cast<size_t>(Cf::kCount); ++i) {
     rocksdb::ColumnFamilyHandle* h = db.cf(static_cast<Cf>(i));
@@ -343,6 +377,7 @@ int Usage() {
                "       eventful_tamper delete-last <db> <stream>\n"
                "       eventful_tamper swap <db> <stream> <v1> <v2>\n"
                "       eventful_tamper set-node <db> <log|stream> <level> <index>\n"
+               "       eventful_tamper snapshot <db> <stream> <version> <state|root>\n"
                "       eventful_tamper compact <db>\n"
                "       eventful_tamper sst-files <db> <cf>\n";
   return 2;
@@ -352,7 +387,7 @@ int Run(const std::vector<std::string>& args) {
   if (args.size() < 2) return Usage();
   const std::string& cmd = args[0];
   static const std::vector<std::string_view> kCommands = {"flip-data", "edit-event", "delete-last", "swap",
-                                                          "set-node",  "compact",    "sst-files"};
+                                                          "set-node",  "compact",    "sst-files", "snapshot"};
   if (std::find(kCommands.begin(), kCommands.end(), cmd) == kCommands.end()) return Usage();
   auto number = [&](size_t i, uint64_t* out) { return i < args.size() && ParseU64(args[i], out); };
   uint64_t a = 0, b = 0;
@@ -363,6 +398,9 @@ int Run(const std::vector<std::string>& args) {
   if (cmd == "swap" && !(args.size() == 5 && number(3, &a) && number(4, &b))) return Usage();
   if (cmd == "set-node" && !(args.size() == 5 && number(3, &a) && number(4, &b) && a < 64)) return Usage();
   if ((cmd == "compact" && args.size() != 2) || (cmd == "sst-files" && args.size() != 3)) return Usage();
+  if (cmd == "snapshot" && !(args.size() == 5 && number(3, &a) && (args[4] == "state" || args[4] == "root"))) {
+    return Usage();
+  }
   bool rehash_event = false, rehash_all = false;
   if (cmd == "edit-event") {
     if (args.size() < 6 || !number(3, &a)) return Usage();
@@ -390,6 +428,8 @@ int Run(const std::vector<std::string>& args) {
       s = Swap(db, args[2], a, b);
     } else if (cmd == "set-node") {
       s = SetNode(db, args[2], static_cast<int>(a), b);
+    } else if (cmd == "snapshot") {
+      s = EditSnapshot(db, args[2], a, args[4]);
     } else if (cmd == "compact") {
       s = Compact(db);
     } else {
