@@ -225,6 +225,49 @@ int RunEventGet(const EventGetOptions& o) {
   return 0;
 }
 
+int RunAggregateGet(const AggregateOptions& o) {
+  std::string request = "{\"stream\":" + JsonString(o.stream);
+  if (o.version) request += ",\"version\":" + std::to_string(*o.version);
+  request += "}";
+  Connection c;
+  if (!c.Open(o.connection)) return 1;
+  Reply reply = Send(c, {"AGGREGATE:GET", request});
+  if (reply == nullptr) return 1;
+  dom::parser parser;
+  dom::object a;
+  if (!ParseObject(parser, reply.get(), &a)) return 1;
+  if (o.connection.json) {
+    PrintLine(Text(reply.get()));
+    return 0;
+  }
+  const std::string snapshot = Field(a, "snapshot_version");
+  std::printf("%s at version %s (root %s%s)\n", o.stream.c_str(), Field(a, "version").c_str(), Field(a, "root").c_str(),
+              snapshot == "null" ? "" : (", from the snapshot at version " + snapshot).c_str());
+  dom::object state;
+  if (a["state"].get_object().get(state) == simdjson::SUCCESS) {
+    for (auto [key, value] : state) std::printf("  %-20s %s\n", std::string(key).c_str(), Plain(value).c_str());
+  }
+  return 0;
+}
+
+int RunAggregateSnapshot(const AggregateOptions& o) {
+  const std::string request = "{\"stream\":" + JsonString(o.stream) + ",\"comment\":" + JsonString(o.comment) + "}";
+  Connection c;
+  if (!c.Open(o.connection)) return 1;
+  Reply reply = Send(c, {"SNAPSHOT", request});
+  if (reply == nullptr) return 1;
+  dom::parser parser;
+  dom::object snap;
+  if (!ParseObject(parser, reply.get(), &snap)) return 1;
+  if (o.connection.json) {
+    PrintLine(Text(reply.get()));
+  } else {
+    std::printf("snapshot of %s at version %s (root %s)\n", o.stream.c_str(), Field(snap, "version").c_str(),
+                Field(snap, "root").c_str());
+  }
+  return 0;
+}
+
 int RunVerify(const VerifyOptions& o) {
   std::string request = "{\"stream\":" + JsonString(o.stream) + "}";
   Connection c;

@@ -105,6 +105,15 @@ struct VerifyOptions {
 };
 int RunVerify(const VerifyOptions& options);
 
+struct AggregateOptions {
+  ConnectionOptions connection;
+  std::string stream;
+  std::optional<uint64_t> version;  // aggregate:get
+  std::string comment;              // aggregate:snapshot
+};
+int RunAggregateGet(const AggregateOptions& options);       // → AGGREGATE:GET
+int RunAggregateSnapshot(const AggregateOptions& options);  // → SNAPSHOT
+
 int RunChecksum(const ConnectionOptions& connection);
 
 // ---- integrity checks made by the client (integrity_commands.cc, proof_check.h) ----

@@ -165,6 +165,19 @@ int main(int argc, char** argv) {
   get_cmd->add_option("--id", get.id, "Event id instead of a hash");
   AddConnection(get_cmd, &get.connection);
 
+  AggregateOptions aggregate_get;
+  CLI::App* aggregate_get_cmd = AddCommand(app, "aggregate:get", "An aggregate's state at its latest or a given version");
+  aggregate_get_cmd->add_option("stream", aggregate_get.stream, "Stream")->required();
+  aggregate_get_cmd->add_option("version", aggregate_get.version, "Version (default: the latest)");
+  AddConnection(aggregate_get_cmd, &aggregate_get.connection);
+
+  AggregateOptions aggregate_snapshot;
+  CLI::App* aggregate_snapshot_cmd =
+      AddCommand(app, "aggregate:snapshot", "Store a snapshot of the aggregate's current state");
+  aggregate_snapshot_cmd->add_option("stream", aggregate_snapshot.stream, "Stream")->required();
+  aggregate_snapshot_cmd->add_option("--comment", aggregate_snapshot.comment, "Why the snapshot was taken");
+  AddConnection(aggregate_snapshot_cmd, &aggregate_snapshot.connection);
+
   VerifyOptions verify;
   CLI::App* verify_cmd = AddCommand(app, "aggregate:verify",
                                     "Recompute a stream's hashes and Merkle root (exit 2 when it fails)");
@@ -302,6 +315,8 @@ int main(int argc, char** argv) {
   if (*replay_cmd) return RunReplay(replay);
   if (*list_cmd) return RunList(list);
   if (*get_cmd) return RunEventGet(get);
+  if (*aggregate_get_cmd) return RunAggregateGet(aggregate_get);
+  if (*aggregate_snapshot_cmd) return RunAggregateSnapshot(aggregate_snapshot);
   if (*verify_cmd) return RunVerify(verify);
   if (*checksum_cmd) return RunChecksum(checksum);
   if (*proof_cmd) return RunProof(proof);

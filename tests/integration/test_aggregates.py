@@ -162,3 +162,26 @@ def test_a_token_needs_read_rights_for_state_and_write_rights_for_snapshots(worl
     with pytest.raises(Exception, match="no read permission"):
         t.execute_command("AGGREGATE:GET", json.dumps({"stream": "copy.300"}))
 
+
+
+def test_cli_aggregate_get_and_snapshot(world):
+    from harness import EVENTFUL, MASTER_KEY
+
+    s, c, stored = world
+
+    def cli(*args):
+        return subprocess.run([str(EVENTFUL), *map(str, args), "--port", str(s.port), "--token", MASTER_KEY],
+                              capture_output=True, text=True, timeout=60, env={})
+
+    r = cli("aggregate:get", STREAM, "5", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["state"] == fold(stored[:5])
+    r = cli("aggregate:get", STREAM)
+    assert r.returncode == 0 and r.stdout.startswith(f"{STREAM} at version 1000")
+    for k, v in fold(stored).items():
+        assert f"  {k}" in r.stdout and v in r.stdout
+    r = cli("aggregate:snapshot", "copy.300", "--comment=from the cli", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["comment"] == "from the cli"
+    r = cli("aggregate:get", "nope.1")
+    assert r.returncode == 1 and "no such stream" in r.stderr
