@@ -93,6 +93,13 @@ Status FindTarget(const TokenRequest& r, const StagedTokens& tokens, const Authe
   return Status::Ok();
 }
 
+// The caller as the staged table sees it, and the record a REVOKE / REFRESH names.
+Status CallerAndTarget(const Identity& identity, const TokenRequest& r, const StagedTokens& tokens,
+                       const Authenticator& auth, Caller* caller, TokenRecord* target) {
+  Status s = ResolveCaller(identity, tokens, caller);
+  return s.ok() ? FindTarget(r, tokens, auth, target) : s;
+}
+
 // Sends a control change to the store and replies with *reply once it is durable.
 void Submit(CommandContext& ctx, storage::ControlChange change, std::shared_ptr<std::string> reply_json) {
   storage::AppendRequest request;
@@ -215,9 +222,8 @@ void Revoke(CommandContext& ctx) {
   const Authenticator* auth = ctx.server.auth;
   Submit(ctx, [r, reply, identity, auth](StagedTokens& tokens, EventInput* audit) -> Status {
     Caller caller;
-    if (Status s = ResolveCaller(identity, tokens, &caller); !s.ok()) return s;
     TokenRecord target;
-    if (Status s = FindTarget(r, tokens, *auth, &target); !s.ok()) return s;
+    if (Status s = CallerAndTarget(identity, r, tokens, *auth, &caller, &target); !s.ok()) return s;
     if (!Manages(caller, target)) return Status::NoPerm("this identity cannot revoke that token");
     std::vector<std::string> revoked{target.id};
     target.revoked = true;
@@ -292,9 +298,8 @@ void Refresh(CommandContext& ctx) {
   const Authenticator* auth = ctx.server.auth;
   Submit(ctx, [r, reply, identity, auth](StagedTokens& tokens, EventInput* audit) -> Status {
     Caller caller;
-    if (Status s = ResolveCaller(identity, tokens, &caller); !s.ok()) return s;
     TokenRecord target;
-    if (Status s = FindTarget(r, tokens, *auth, &target); !s.ok()) return s;
+    if (Status s = CallerAndTarget(identity, r, tokens, *auth, &caller, &target); !s.ok()) return s;
     if (target.kind != TokenRecord::Kind::kToken) return Status::Err("only access tokens can be refreshed");
     if (!Manages(caller, target)) return Status::NoPerm("this identity cannot refresh that token");
     if (target.revoked) return Status::Err("the token is revoked");
