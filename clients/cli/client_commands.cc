@@ -113,21 +113,12 @@ int RunEventAdd(const EventAddOptions& o) {
   Connection c;
   if (!c.Open(o.connection)) return 1;
   Reply reply = Send(c, {"ADD", request});
-  if (reply == nullptr || !IsJsonArray(reply.get())) return 1;
-  dom::parser parser;
-  for (size_t i = 0; i < reply->elements; ++i) {
-    const redisReply* e = reply->element[i];
-    if (o.connection.json) {
-      PrintLine(Text(e));
-      continue;
-    }
-    dom::object event;
-    if (!ParseObject(parser, e, &event)) return 1;
+  if (reply == nullptr) return 1;
+  return PrintObjects(reply.get(), o.connection.json, [](dom::object event) {
     std::printf("added %s v%s %s (id %s, position %s)\n", Field(event, "stream").c_str(),
                 Field(event, "version").c_str(), Field(event, "type").c_str(),
                 Field(event, "id").c_str(), Field(event, "position").c_str());
-  }
-  return 0;
+  });
 }
 
 int RunReplay(const ReplayOptions& o) {
@@ -184,20 +175,11 @@ int RunList(const ListOptions& o) {
   Connection c;
   if (!c.Open(o.connection)) return 1;
   Reply reply = Send(c, {"AGGREGATE:LIST", request});
-  if (reply == nullptr || !IsJsonArray(reply.get())) return 1;
-  dom::parser parser;
-  for (size_t i = 0; i < reply->elements; ++i) {
-    const redisReply* e = reply->element[i];
-    if (o.connection.json) {
-      PrintLine(Text(e));
-      continue;
-    }
-    dom::object aggregate;
-    if (!ParseObject(parser, e, &aggregate)) return 1;
-    std::printf("%s version %s root %s\n", Field(aggregate, "stream").c_str(),
-                Field(aggregate, "version").c_str(), Field(aggregate, "root").c_str());
-  }
-  return 0;
+  if (reply == nullptr) return 1;
+  return PrintObjects(reply.get(), o.connection.json, [](dom::object aggregate) {
+    std::printf("%s version %s root %s\n", Field(aggregate, "stream").c_str(), Field(aggregate, "version").c_str(),
+                Field(aggregate, "root").c_str());
+  });
 }
 
 int RunEventGet(const EventGetOptions& o) {

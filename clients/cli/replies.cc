@@ -72,4 +72,20 @@ bool IsJsonArray(const redisReply* r) {
   return true;
 }
 
+int PrintObjects(const redisReply* reply, bool json, const std::function<void(dom::object)>& human) {
+  if (!IsJsonArray(reply)) return 1;
+  dom::parser parser;
+  for (size_t i = 0; i < reply->elements; ++i) {
+    const redisReply* e = reply->element[i];
+    if (json) {
+      PrintLine(Text(e));
+      continue;
+    }
+    dom::object object;
+    if (!ParseObject(parser, e, &object)) return 1;
+    human(object);
+  }
+  return 0;
+}
+
 }  // namespace eventful::cli

@@ -2,6 +2,7 @@
 // Errors are printed to stderr as "error: ..." (the caller returns exit code 1).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,5 +41,9 @@ Reply Send(Connection& c, const std::vector<std::string>& args);
 
 // True when r is an array; prints an error otherwise.
 bool IsJsonArray(const redisReply* r);
+
+// An array reply of JSON objects, one per line: the raw JSON with --json (`json`), else human(object).
+// Returns the exit code: 1 (after printing the error) when the reply is not such an array, else 0.
+int PrintObjects(const redisReply* reply, bool json, const std::function<void(dom::object)>& human);
 
 }  // namespace eventful::cli
