@@ -5,6 +5,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "storage/event.h"
@@ -21,6 +23,25 @@ struct EventInput {
   std::optional<std::string> causation_id;
   std::optional<std::string> correlation_id;
 };
+
+// The stored event an input becomes at (stream, version, position): the id and the defaults of
+// causation_id (the event's id) and correlation_id (its causation_id). `hash` is left empty.
+inline Event MakeEvent(const EventInput& in, std::string id, std::string_view stream, uint64_t version, uint64_t position,
+                       std::string added_at, std::string actor) {
+  Event e;
+  e.id = std::move(id);
+  e.stream = std::string(stream);
+  e.version = version;
+  e.position = position;
+  e.type = in.type;
+  e.data = in.data;
+  e.metadata = in.metadata;
+  e.causation_id = in.causation_id.value_or(e.id);
+  e.correlation_id = in.correlation_id.value_or(e.causation_id);
+  e.added_at = std::move(added_at);
+  e.actor = std::move(actor);
+  return e;
+}
 
 struct ExpectedVersion {
   enum class Kind { kAny, kExists, kExact };

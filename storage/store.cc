@@ -452,24 +452,11 @@ Status StoreImpl::StageJob(Group& group, const AppendRequest& original, std::vec
     for (const auto& in : sa.events) {
       Built b;
       b.stream_index = si;
+      // Server ids need no index lookup: 80 random bits per millisecond (incremented, never
+      // repeated, within one) cannot collide with a stored id except by guessing them.
+      b.event = MakeEvent(in, in.id ? *in.id : ulids_.Next(added_ms), sa.stream, ++version, ++position, added_at,
+                          req.actor);
       Event& e = b.event;
-      if (in.id) {
-        e.id = *in.id;
-      } else {
-        // Server ids need no index lookup: 80 random bits per millisecond (incremented, never
-        // repeated, within one) cannot collide with a stored id except by guessing them.
-        e.id = ulids_.Next(added_ms);
-      }
-      e.stream = sa.stream;
-      e.version = ++version;
-      e.position = ++position;
-      e.type = in.type;
-      e.data = in.data;
-      e.metadata = in.metadata;
-      e.causation_id = in.causation_id.value_or(e.id);
-      e.correlation_id = in.correlation_id.value_or(e.causation_id);
-      e.added_at = added_at;
-      e.actor = req.actor;
       const std::string canonical = CanonicalJson(e);
       if (canonical.size() > options_.max_event_bytes) {
         return Status::Limit("event " + std::to_string(built.size() + 1) + " is " + std::to_string(canonical.size()) +

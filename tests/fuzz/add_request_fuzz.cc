@@ -171,18 +171,8 @@ void CheckStoredForm(const AppendRequest& r) {
   for (const auto& sa : r.streams) {
     uint64_t version = 0;
     for (const auto& in : sa.events) {
-      eventful::storage::Event e;
-      e.id = in.id.value_or("01JD3Y4Z5Q8X2N7M6K4H3G2F1E");
-      e.stream = sa.stream;
-      e.version = ++version;
-      e.position = ++position;
-      e.type = in.type;
-      e.data = in.data;
-      e.metadata = in.metadata;
-      e.causation_id = in.causation_id.value_or(e.id);
-      e.correlation_id = in.correlation_id.value_or(e.causation_id);
-      e.added_at = "2026-11-23T10:00:00.123Z";
-      e.actor = "fuzz";
+      eventful::storage::Event e = eventful::storage::MakeEvent(in, in.id.value_or("01JD3Y4Z5Q8X2N7M6K4H3G2F1E"), sa.stream,
+                                                                ++version, ++position, "2026-11-23T10:00:00.123Z", "fuzz");
       e.hash = eventful::storage::ToHex(eventful::storage::ComputeEventHash(e));
       eventful::storage::Event back;
       std::string why;
