@@ -1,7 +1,8 @@
 // config.toml: reading with toml++ (the only translation unit that includes it) and writing by
 // hand, atomically. The file's shape:
 //
-//   [server]   bind = "127.0.0.1"   port = 9595   io_threads = 2
+//   [server]   bind = "127.0.0.1"   port = 9595   io_threads = 2   strict_schemas = false
+//              (strict_schemas is also accepted as a top-level key)
 //   [storage]  memory_threshold = 100000   relaxed_durability = false   store_dir = "db"
 //   [limits]   max_bulk, max_args, max_events_per_add, max_event_bytes   (positive integers)
 //   [secrets]  master_key_check = "pbkdf2-sha256$..."   dek_check = "pbkdf2-sha256$..."
@@ -80,6 +81,7 @@ Status ApplyKey(std::string_view section, std::string_view key, const toml::node
       if (s = GetInteger(node, section, key, 1, 1024, &n); s.ok()) c->io_threads = static_cast<int>(n);
       return s;
     }
+    if (key == "strict_schemas") return GetBool(node, section, key, &c->strict_schemas);
   } else if (section == "storage") {
     if (key == "memory_threshold") {
       if (s = GetInteger(node, section, key, 0, kMaxU, &n); s.ok()) c->memory_threshold = n;
@@ -146,7 +148,8 @@ std::string Render(const ServerConfig& c) {
     << "[server]\n"
     << "bind = " << TomlString(c.bind) << "\n"
     << "port = " << c.port << "\n"
-    << "io_threads = " << c.io_threads << "\n\n"
+    << "io_threads = " << c.io_threads << "\n"
+    << "strict_schemas = " << (c.strict_schemas ? "true" : "false") << "\n\n"
     << "[storage]\n"
     << "memory_threshold = " << c.memory_threshold << "\n"
     << "relaxed_durability = " << (c.relaxed_durability ? "true" : "false") << "\n"
@@ -205,6 +208,10 @@ Status LoadConfig(const std::string& data_dir, ServerConfig* out) {
   }
   for (auto&& [section_key, section_node] : root) {
     std::string_view section = section_key.str();
+    if (section == "strict_schemas") {  // PROTOCOL.md §8 names it without a section
+      if (Status s = ApplyKey("server", section, section_node, out); !s.ok()) return s;
+      continue;
+    }
     if (section != "server" && section != "storage" && section != "limits" && section != "secrets") {
       return Status::Err("config.toml: unknown key '" + std::string(section) + "'");
     }

@@ -19,6 +19,7 @@ struct ServerConfig {
   std::string bind = "127.0.0.1";
   int port = 9595;                     // 0 = pick a free port (printed at start)
   int io_threads = 2;
+  bool strict_schemas = false;         // ADD to a category without a schema is INVALID
   // [storage]
   uint64_t memory_threshold = 100000;  // events kept in the recent-event cache (FIFO)
   bool relaxed_durability = false;     // true: ADD replies before the WAL is synced

@@ -89,6 +89,7 @@ Status PrepareLaunch(const LaunchOptions& o, ServerConfig* out) {
     out->io_threads = *o.io_threads;
   }
   if (o.relaxed_durability) out->relaxed_durability = true;
+  if (o.strict_schemas) out->strict_schemas = true;
   if (Status s = CheckTlsOptions(o.tls); !s.ok()) return s;
   out->tls = o.tls;
   if (o.memory_threshold) {

@@ -23,6 +23,7 @@ struct LaunchOptions {
   std::optional<std::string> dek;
   std::optional<std::string> dek_file;
   bool relaxed_durability = false;  // true overrides config.toml; false keeps its value
+  bool strict_schemas = false;      // true overrides config.toml; false keeps its value
   std::optional<uint64_t> memory_threshold;
   TlsOptions tls;
 };

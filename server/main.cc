@@ -26,6 +26,7 @@ constexpr const char* kUsage =
     "                           --dek-file or EVENTFUL_DEK)\n"
     "  --dek-file PATH          read the data encryption key from a file\n"
     "  --relaxed-durability     reply to ADD before the write-ahead log is synced\n"
+    "  --strict-schemas         reject ADD to a category without a schema (INVALID)\n"
     "  --memory-threshold N     events kept in the recent-event cache\n"
     "  --tls-port N             also serve TLS (1.2+) on this port, 0 = any free port\n"
     "  --tls-cert FILE          PEM certificate chain for TLS\n"
@@ -70,6 +71,10 @@ int main(int argc, char** argv) {
     }
     if (arg == "--relaxed-durability") {
       options.relaxed_durability = true;
+      continue;
+    }
+    if (arg == "--strict-schemas") {
+      options.strict_schemas = true;
       continue;
     }
     if (arg == "--tls-only") {

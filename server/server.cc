@@ -45,6 +45,7 @@ int RunServer(const ServerConfig& config) {
   store_options.cache_events = config.memory_threshold;
   store_options.sync = !config.relaxed_durability;
   store_options.max_event_bytes = config.max_event_bytes;
+  store_options.strict_schemas = config.strict_schemas;
   store_options.encryption_key = storage::DeriveDataKey(config.dek);
   std::unique_ptr<storage::Store> store;
   if (Status s = storage::Store::Open(store_options, &store); !s.ok()) {

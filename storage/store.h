@@ -43,6 +43,7 @@ struct StoreOptions {
   uint64_t cache_events = 100000;    // recent-event cache capacity (0 = off)
   bool sync = true;                  // false: relaxed durability (no WAL sync per group)
   uint64_t max_event_bytes = 1u << 20;  // canonical JSON size limit per event (LIMIT)
+  bool strict_schemas = false;       // ADD to a category without a schema → INVALID
   // Every file of the store is encrypted with this key (encryption.h). Unset = plain files, for
   // tests of the storage layer alone; the server always sets it.
   std::optional<DataKey> encryption_key;
