@@ -1,0 +1,974 @@
+"""Schemas, migrations, automatic snapshots and the AGGREGATE:LIST summary (issue 6; PROTOCOL.md §3,
+§8 "Schemas" and "Further settled points"; docs/protocol.md "Aggregates" and "Schemas").
+
+Written from the documents, not from the server's code:
+
+- every SCHEMA:* command and its documented errors, exact replies through a raw socket (redis-py
+  strips "ERR "), the validation errors of ADD also through redis-py and redis-cli;
+- every mutation is staged, not live, until SCHEMA:MIGRATE {"apply":true}; dry run and discard
+  change nothing; SHOW shows live and pending; an export (SCHEMA:SHOW {}) re-imported with
+  SCHEMA:CREATE gives the same schemas; staged and live schemas survive a restart;
+- one `$audit` event `schema-migrated` per applied migration, none for staging, dry runs, discards
+  or refused commands; non-admin callers get NOPERM on every schema mutation;
+- each row of the ADD validation table, and that a rejected ADD (one event of many, one stream of
+  many) stores nothing: EVENTCOUNT and CHECKSUM unchanged;
+- strict_schemas from `eventfuld --strict-schemas`, `eventful config --strict-schemas` and
+  config.toml (in [server] and at the top level);
+- automatic snapshots exactly at threshold crossings (also an ADD that jumps across a multiple);
+  the state at every version of a 1,000-event stream with snapshot_threshold 37 equals an
+  independent fold written here and the state of the same events in a stream without a schema;
+  damaged automatic snapshots are bypassed with the same state;
+- AGGREGATE:LIST's `type` filter and its summary fields, checked against the events themselves.
+"""
+import json
+import random
+import subprocess
+import threading
+
+import pytest
+import redis
+
+from harness import BIN_DIR, MASTER_KEY, RawClient, RespError, Server
+from integrity_model import leaf_hash, merkle_root
+
+TAMPER = BIN_DIR / "eventful_tamper"
+
+PATIENT = {"aggregate": "patient",
+           "events": {"patient-created": {"fields": ["name", "birthdate"]},
+                      "patient-updated": {"fields": ["status"]}},
+           "snapshot_threshold": 25, "locked": False, "locked_fields": ["birthdate"]}
+WARD = {"aggregate": "ward", "events": {"ward-opened": {"fields": ["beds", "floor"]}}}
+SUMMARY_KEYS = {"stream", "version", "root", "type", "created_at", "updated_at", "snapshot_version",
+                "archived", "locked"}
+LIST_KEYS = {"aggregate", "event_types", "snapshot_threshold", "locked", "live", "pending"}
+STATE_KEYS = {"stream", "version", "state", "root", "snapshot_version", "archived", "locked"}
+
+
+# --- talking to the server ------------------------------------------------------------------------
+
+def j(obj):
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def decode(reply):
+    """Bulk strings holding JSON are decoded; errors stay RespError; arrays are decoded itemwise."""
+    if isinstance(reply, list):
+        return [decode(r) for r in reply]
+    if isinstance(reply, bytes):
+        try:
+            return json.loads(reply)
+        except ValueError:
+            return reply.decode()
+    return reply
+
+
+class Conn:
+    """One raw-socket connection (exact replies), authenticated with `secret` (master by default)."""
+
+    def __init__(self, server, secret=MASTER_KEY):
+        self.server = server
+        self.rc = RawClient(server, auth=False)
+        if secret is not None:
+            assert self.rc.call("AUTH", secret) == "OK"
+
+    def __call__(self, name, *args):
+        words = [name] + [a if isinstance(a, str) else j(a) for a in args]
+        return decode(self.rc.call(*words))
+
+    def ok(self, name, *args):
+        reply = self(name, *args)
+        assert not isinstance(reply, RespError), (name, args, reply)
+        return reply
+
+    def close(self):
+        self.rc.close()
+
+
+def expect_error(reply, expected, what=""):
+    """`expected` is a whole error line, or only its code (one word) where the text is not contracted."""
+    assert isinstance(reply, RespError), f"{what}: expected -{expected}, got {reply!r}"
+    if " " in expected:
+        assert str(reply) == expected, f"{what}: expected -{expected}, got -{reply}"
+    else:
+        assert reply.code == expected, f"{what}: expected code {expected}, got -{reply}"
+
+
+def add(c, stream, events, version=None):
+    arg = {"stream": stream, "events": events}
+    if version is not None:
+        arg["version"] = version
+    return c.ok("ADD", arg)
+
+
+def audit(c):
+    return c.ok("GET", {"stream": "$audit", "limit": 10000})
+
+
+def store_fingerprint(c):
+    return c.ok("EVENTCOUNT"), c.ok("CHECKSUM"), c.ok("STREAMCOUNT")
+
+
+def normalized(doc):
+    """A schema document as the server keeps it: defaults filled in, field lists sorted and unique."""
+    return {"aggregate": doc["aggregate"],
+            "events": {t: {"fields": sorted(set(e["fields"]))} for t, e in doc["events"].items()},
+            "snapshot_threshold": doc.get("snapshot_threshold", 0),
+            "locked": doc.get("locked", False),
+            "locked_fields": sorted(set(doc.get("locked_fields", [])))}
+
+
+def as_kept(schema):
+    """A schema from a reply, with the optional keys a server may leave out filled with their defaults
+    (the document lists them as optional; we compare content, not whether defaults are spelled out)."""
+    if schema is None:
+        return None
+    return normalized(schema) | {"events": schema["events"]}
+
+
+def show(c, aggregate):
+    reply = c.ok("SCHEMA:SHOW", {"aggregate": aggregate})
+    assert set(reply) == {"aggregate", "schema_version", "live", "pending", "changed"}, reply
+    assert reply["aggregate"] == aggregate
+    return reply
+
+
+def dry_run(c):
+    reply = c.ok("SCHEMA:MIGRATE", {"dry_run": True})
+    assert set(reply) == {"dry_run", "schema_version", "changes", "diff"} and reply["dry_run"] is True, reply
+    return reply
+
+
+def apply(c):
+    reply = c.ok("SCHEMA:MIGRATE", {"apply": True})
+    assert reply["applied"] is True, reply
+    assert set(reply) == {"applied", "schema_version", "changes", "diff"}, reply
+    return reply
+
+
+def stage(c, command, arg, pending):
+    """Stages one change; checks the reply shape and the pending count; returns the change."""
+    reply = c.ok(command, arg)
+    assert set(reply) == {"staged", "pending"} and reply["pending"] == pending, reply
+    return reply["staged"]
+
+
+def live(c, doc):
+    """Creates and applies a schema; returns the MIGRATE reply."""
+    c.ok("SCHEMA:CREATE", doc)
+    return apply(c)
+
+
+def state_of(c, stream, version=None):
+    arg = {"stream": stream}
+    if version is not None:
+        arg["version"] = version
+    reply = c.ok("AGGREGATE:GET", arg)
+    assert set(reply) == STATE_KEYS, reply
+    return reply
+
+
+def fold(events):
+    """The state after `events`, independently of the server: latest value per field, null removes
+    it, string data leaves the state unchanged."""
+    state = {}
+    for e in events:
+        if isinstance(e["data"], str):
+            continue
+        for k, v in e["data"].items():
+            if v is None:
+                state.pop(k, None)
+            else:
+                state[k] = v
+    return state
+
+
+def mint(c, ident, admin, permissions=None):
+    perms = permissions or {"read": [">"], "write": [">"], "admin": admin}
+    return c.ok("TOKEN:GENERATE", {"expiration": 3600, "limit": 100000, "identifier_type": "npi",
+                                   "identifier_id": ident, "permissions": perms})["token"]
+
+
+def cli_error(server, *words):
+    """redis-cli's rendering of an error reply ("(error) CODE message" without --raw)."""
+    r = subprocess.run(["redis-cli", "--no-raw", "-h", "127.0.0.1", "-p", str(server.port), "-a", MASTER_KEY,
+                        "--no-auth-warning", *words], capture_output=True, text=True, timeout=60)
+    return r.stdout.strip()
+
+
+class LoggedServer(Server):
+    """A Server whose whole output can be read once it has stopped (the drain thread has finished)."""
+
+    def start(self):
+        self.drained = threading.Event()
+        return super().start()
+
+    def _drain(self):
+        try:
+            super()._drain()
+        finally:
+            self.drained.set()
+
+    def log_after_stop(self):
+        assert self.proc is None, "stop the server first"
+        assert self.drained.wait(30), "server output not drained"
+        return "".join(self.output)
+
+
+@pytest.fixture
+def c(server):
+    conn = Conn(server)
+    yield conn
+    conn.close()
+
+
+# --- staging, dry run, apply, discard ---------------------------------------------------------------
+
+def test_create_is_staged_and_not_live_until_migrate_apply(server, c):
+    audit_before = audit(c)
+    change = stage(c, "SCHEMA:CREATE", PATIENT, pending=1)
+    assert change["op"] == "create" and as_kept({k: v for k, v in change.items() if k != "op"}) == normalized(PATIENT)
+
+    # Staged only: nothing in force. An undeclared event type is still accepted, LIST/SHOW say so.
+    add(c, "patient.1", [{"type": "anything", "data": {"x": "1"}}])
+    s = show(c, "patient")
+    assert s["schema_version"] == 0 and s["live"] is None and s["changed"] is True
+    assert as_kept(s["pending"]) == normalized(PATIENT)
+    [entry] = [e for e in c.ok("SCHEMA:LIST") if e["aggregate"] == "patient"]
+    assert set(entry) == LIST_KEYS and entry["live"] is False and entry["pending"] is True, entry
+    assert c.ok("SCHEMA:SHOW") == {"schema_version": 0, "schemas": []}  # the export holds live schemas only
+    assert c.ok("SCHEMA:SHOW", {}) == {"schema_version": 0, "schemas": []}
+
+    # Dry run, in all three spellings: the diff, nothing applied.
+    want_diff = [{"aggregate": "patient", "action": "create", "before": None, "after": normalized(PATIENT)}]
+    for args in ((), ({},), ({"dry_run": True},)):
+        d = c.ok("SCHEMA:MIGRATE", *args)
+        assert d["dry_run"] is True and d["schema_version"] == 0 and d["changes"] == [change], (args, d)
+        assert [x | {"after": as_kept(x["after"])} for x in d["diff"]] == want_diff, d
+    add(c, "patient.1", [{"type": "anything"}])
+    assert show(c, "patient")["live"] is None
+    assert audit(c) == audit_before, "staging or a dry run wrote to $audit"
+
+    # Apply: live now, one audit event, validation in force.
+    a = apply(c)
+    assert a["schema_version"] == 1 and a["changes"] == [change], a
+    assert [x | {"after": as_kept(x["after"])} for x in a["diff"]] == want_diff, a
+    new_audit = audit(c)[len(audit_before):]
+    assert [(e["type"], e["actor"]) for e in new_audit] == [("schema-migrated", "master")], new_audit
+    data = new_audit[0]["data"]
+    assert {"schema_version", "aggregates", "changes"} <= set(data), data
+    assert data["schema_version"] == "1" and "patient" in data["aggregates"], data
+    expect_error(c("ADD", {"stream": "patient.1", "events": [{"type": "anything"}]}),
+                 "INVALID unknown event type 'anything' for aggregate 'patient'")
+    s = show(c, "patient")
+    assert s["schema_version"] == 1 and s["changed"] is False
+    assert as_kept(s["live"]) == as_kept(s["pending"]) == normalized(PATIENT), s
+    [entry] = [e for e in c.ok("SCHEMA:LIST", {}) if e["aggregate"] == "patient"]
+    assert entry["live"] is True and entry["pending"] is False and entry["locked"] is False, entry
+    assert sorted(entry["event_types"]) == ["patient-created", "patient-updated"] and entry["snapshot_threshold"] == 25
+    export = c.ok("SCHEMA:SHOW", {})
+    assert export["schema_version"] == 1 and [as_kept(x) for x in export["schemas"]] == [normalized(PATIENT)]
+
+    # Nothing staged: apply does nothing and writes nothing.
+    count = c.ok("EVENTCOUNT")
+    again = c.ok("SCHEMA:MIGRATE", {"apply": True})
+    assert again["applied"] is False and again.get("schema_version", 1) == 1, again
+    assert c.ok("EVENTCOUNT") == count and len(audit(c)) == len(audit_before) + 1
+    assert show(c, "patient")["schema_version"] == 1
+
+
+def test_every_kind_of_alter_and_remove_is_staged_then_applied_as_one_version(server, c):
+    live(c, PATIENT)
+    live(c, WARD)
+    assert show(c, "patient")["schema_version"] == 2
+    audit_before = len(audit(c))
+    requests = [
+        ("SCHEMA:ALTER", {"aggregate": "patient", "event": "patient-updated", "add": ["ward"]}),
+        ("SCHEMA:ALTER", {"aggregate": "patient", "event": "patient-discharged", "add": ["at", "reason"]}),
+        ("SCHEMA:ALTER", {"aggregate": "patient", "event": "patient-created", "remove": ["name"]}),
+        ("SCHEMA:ALTER", {"aggregate": "patient", "event": "patient-updated", "add": ["room"], "remove": ["status"]}),
+        ("SCHEMA:ALTER", {"aggregate": "patient", "field": "ward", "lock": True}),
+        ("SCHEMA:ALTER", {"aggregate": "patient", "field": "birthdate", "lock": False}),
+        ("SCHEMA:ALTER", {"aggregate": "patient", "snapshot_threshold": 7}),
+        ("SCHEMA:ALTER", {"aggregate": "ward", "lock": True}),
+        ("SCHEMA:ALTER", {"aggregate": "ward", "event": "ward-closed", "add": ["at"]}),
+        ("SCHEMA:REMOVE", {"aggregate": "ward", "event": "ward-opened"}),
+    ]
+    changes = []
+    for i, (command, arg) in enumerate(requests, start=1):
+        change = stage(c, command, arg, pending=i)
+        op = "alter" if command == "SCHEMA:ALTER" else "remove"
+        want = {"op": op, **arg}
+        assert change == want, (change, want)
+        changes.append(change)
+
+    want_patient = {"aggregate": "patient",
+                    "events": {"patient-created": {"fields": ["birthdate"]},
+                               "patient-updated": {"fields": ["room", "ward"]},
+                               "patient-discharged": {"fields": ["at", "reason"]}},
+                    "snapshot_threshold": 7, "locked": False, "locked_fields": ["ward"]}
+    want_ward = {"aggregate": "ward", "events": {"ward-closed": {"fields": ["at"]}}, "snapshot_threshold": 0,
+                 "locked": True, "locked_fields": []}
+    s = show(c, "patient")
+    assert as_kept(s["live"]) == normalized(PATIENT) and as_kept(s["pending"]) == want_patient and s["changed"] is True
+    assert as_kept(show(c, "ward")["pending"]) == want_ward
+    assert len(audit(c)) == audit_before
+
+    # The live schema still decides: the staged lock of 'ward' and the new field are not in force.
+    add(c, "ward.1", [{"type": "ward-opened", "data": {"beds": "12"}}])
+    expect_error(c("ADD", {"stream": "patient.1", "events": [{"type": "patient-updated", "data": {"ward": "3"}}]}),
+                 "INVALID field 'ward' is not declared for event type 'patient-updated' of aggregate 'patient'")
+
+    d = dry_run(c)
+    assert d["schema_version"] == 2 and d["changes"] == changes
+    diff = sorted(d["diff"], key=lambda x: x["aggregate"])
+    assert [(x["aggregate"], x["action"]) for x in diff] == [("patient", "alter"), ("ward", "alter")], diff
+    assert as_kept(diff[0]["before"]) == normalized(PATIENT) and as_kept(diff[0]["after"]) == want_patient
+    assert as_kept(diff[1]["before"]) == normalized(WARD) and as_kept(diff[1]["after"]) == want_ward
+
+    a = apply(c)
+    assert a["schema_version"] == 3 and a["changes"] == changes, a  # ten changes, one version
+    assert len(audit(c)) == audit_before + 1
+    s = show(c, "patient")
+    assert s["schema_version"] == 3 and s["changed"] is False and as_kept(s["live"]) == want_patient
+    add(c, "patient.1", [{"type": "patient-discharged", "data": {"reason": "cured", "at": "noon"}},
+                         {"type": "patient-created", "data": {"birthdate": "1970-01-01"}},  # unlocked now
+                         {"type": "patient-updated", "data": {"room": "4"}}])
+    expect_error(c("ADD", {"stream": "patient.1", "events": [{"type": "patient-updated", "data": {"ward": "3"}}]}),
+                 "LOCKED field 'ward' is locked")
+    expect_error(c("ADD", {"stream": "ward.1", "events": [{"type": "ward-closed"}]}), "LOCKED aggregate 'ward' is locked")
+    assert state_of(c, "ward.1")["locked"] is True and state_of(c, "ward.1")["archived"] is False
+    assert state_of(c, "patient.1")["locked"] is False
+
+    # Unlock, then remove the whole schema: the category takes anything again.
+    stage(c, "SCHEMA:ALTER", {"aggregate": "ward", "lock": False}, pending=1)
+    stage(c, "SCHEMA:REMOVE", {"aggregate": "patient"}, pending=2)
+    s = show(c, "patient")
+    assert as_kept(s["live"]) == want_patient and s["pending"] is None and s["changed"] is True
+    d = dry_run(c)
+    [patient_diff] = [x for x in d["diff"] if x["aggregate"] == "patient"]
+    assert patient_diff["action"] == "remove" and patient_diff["after"] is None
+    apply(c)
+    assert len(audit(c)) == audit_before + 2
+    expect_error(c("SCHEMA:SHOW", {"aggregate": "patient"}), "ERR no schema for aggregate 'patient'")
+    add(c, "patient.1", [{"type": "whatever", "data": {"ward": "3", "x": "y"}}, {"type": "opaque", "data": "text"}])
+    assert state_of(c, "ward.1")["locked"] is False
+    assert [e["aggregate"] for e in c.ok("SCHEMA:LIST")] == ["ward"]
+
+
+def test_changes_are_checked_against_the_pending_view(server, c):
+    # ALTER and REMOVE of a schema that exists only staged; CREATE after a staged REMOVE.
+    stage(c, "SCHEMA:CREATE", WARD, pending=1)
+    stage(c, "SCHEMA:ALTER", {"aggregate": "ward", "event": "ward-closed", "add": ["at"]}, pending=2)
+    expect_error(c("SCHEMA:CREATE", WARD), "ERR schema 'ward' already exists")
+    d = dry_run(c)
+    [x] = d["diff"]
+    assert x["action"] == "create" and x["before"] is None
+    assert as_kept(x["after"])["events"] == {"ward-opened": {"fields": ["beds", "floor"]}, "ward-closed": {"fields": ["at"]}}
+    apply(c)
+    expect_error(c("SCHEMA:CREATE", WARD), "ERR schema 'ward' already exists")
+    stage(c, "SCHEMA:REMOVE", {"aggregate": "ward"}, pending=1)
+    expect_error(c("SCHEMA:ALTER", {"aggregate": "ward", "lock": True}), "ERR no schema for aggregate 'ward'")
+    stage(c, "SCHEMA:CREATE", WARD | {"snapshot_threshold": 3}, pending=2)  # it will not exist: may be created
+    apply(c)
+    assert as_kept(show(c, "ward")["live"]) == normalized(WARD | {"snapshot_threshold": 3})
+
+
+def test_discard_drops_the_staged_changes_and_writes_nothing(server, c):
+    live(c, PATIENT)
+    before = store_fingerprint(c)
+    stage(c, "SCHEMA:ALTER", {"aggregate": "patient", "lock": True}, pending=1)
+    stage(c, "SCHEMA:CREATE", WARD, pending=2)
+    assert show(c, "patient")["changed"] is True
+    d = c.ok("SCHEMA:MIGRATE", {"discard": True})
+    assert d == {"discarded": 2, "schema_version": 1}, d
+    s = show(c, "patient")
+    assert s["changed"] is False and as_kept(s["pending"]) == as_kept(s["live"]) == normalized(PATIENT)
+    expect_error(c("SCHEMA:SHOW", {"aggregate": "ward"}), "ERR no schema for aggregate 'ward'")
+    assert dry_run(c)["changes"] == []
+    assert store_fingerprint(c) == before, "discard wrote something"
+    assert c.ok("SCHEMA:MIGRATE", {"apply": True})["applied"] is False
+    assert c.ok("SCHEMA:MIGRATE", {"discard": True}) == {"discarded": 0, "schema_version": 1}
+    add(c, "patient.1", [{"type": "patient-updated", "data": {"status": "ok"}}])  # not locked
+
+
+def test_an_export_reimported_with_create_gives_the_same_schemas(server, c):
+    live(c, PATIENT)
+    live(c, WARD | {"locked": True, "snapshot_threshold": 5, "locked_fields": ["floor"]})
+    export = c.ok("SCHEMA:SHOW")
+    assert export["schema_version"] == 2 and sorted(x["aggregate"] for x in export["schemas"]) == ["patient", "ward"]
+
+    other = Server().start()
+    try:
+        o = Conn(other)
+        change = stage(o, "SCHEMA:CREATE", export, pending=1)
+        assert change["op"] == "import", change
+        assert sorted(map(as_kept, change["schemas"]), key=lambda x: x["aggregate"]) == \
+            sorted(map(as_kept, export["schemas"]), key=lambda x: x["aggregate"])
+        assert o.ok("SCHEMA:SHOW") == {"schema_version": 0, "schemas": []}  # staged like any change
+        add(o, "ward.1", [{"type": "x"}])
+        assert apply(o)["schema_version"] == 1
+        imported = o.ok("SCHEMA:SHOW", {})
+        assert imported["schema_version"] == 1
+        assert sorted(imported["schemas"], key=lambda x: x["aggregate"]) == \
+            sorted(export["schemas"], key=lambda x: x["aggregate"])
+        expect_error(o("ADD", {"stream": "ward.1", "events": [{"type": "ward-opened"}]}), "LOCKED aggregate 'ward' is locked")
+        o.close()
+        assert other.stop() == 0
+    finally:
+        other.cleanup()
+
+    # Re-applying the document replaces what changed since, silently; schemas it does not list stay.
+    stage(c, "SCHEMA:ALTER", {"aggregate": "patient", "event": "patient-updated", "add": ["ward"]}, pending=1)
+    stage(c, "SCHEMA:ALTER", {"aggregate": "patient", "snapshot_threshold": 99}, pending=2)
+    apply(c)
+    assert as_kept(show(c, "patient")["live"]) != normalized(PATIENT)
+    only_patient = {"schema_version": export["schema_version"],
+                    "schemas": [x for x in export["schemas"] if x["aggregate"] == "patient"]}
+    stage(c, "SCHEMA:CREATE", only_patient, pending=1)
+    stage(c, "SCHEMA:CREATE", only_patient, pending=2)  # importing twice is fine too
+    apply(c)
+    after = c.ok("SCHEMA:SHOW")
+    assert after["schema_version"] == 4
+    assert sorted(after["schemas"], key=lambda x: x["aggregate"]) == sorted(export["schemas"], key=lambda x: x["aggregate"])
+
+
+def test_live_and_staged_schemas_survive_a_restart_and_an_applied_migration_survives_kill_9():
+    s = Server().start()
+    try:
+        c = Conn(s)
+        live(c, PATIENT)
+        stage(c, "SCHEMA:CREATE", WARD, pending=1)
+        stage(c, "SCHEMA:ALTER", {"aggregate": "patient", "lock": True}, pending=2)
+        before = {a: show(c, a) for a in ("patient", "ward")}
+        listed, exported, dry = c.ok("SCHEMA:LIST"), c.ok("SCHEMA:SHOW"), dry_run(c)
+        c.close()
+        assert s.stop() == 0
+        s.start()
+        c = Conn(s)
+        assert {a: show(c, a) for a in ("patient", "ward")} == before
+        assert c.ok("SCHEMA:LIST") == listed and c.ok("SCHEMA:SHOW") == exported and dry_run(c) == dry
+        add(c, "patient.1", [{"type": "patient-updated", "data": {"status": "x"}}])  # the lock is still staged only
+        a = apply(c)
+        assert a["schema_version"] == 2 and a["changes"] == dry["changes"]
+        audit_after_apply = audit(c)
+        # Acknowledged migration, then SIGKILL: it is live after the restart, with its audit event.
+        c.close()
+        s.kill()
+        s.start()
+        c = Conn(s)
+        assert audit(c) == audit_after_apply
+        assert show(c, "patient")["schema_version"] == 2 and show(c, "ward")["changed"] is False
+        expect_error(c("ADD", {"stream": "patient.1", "events": [{"type": "patient-updated"}]}),
+                     "LOCKED aggregate 'patient' is locked")
+        assert c.ok("VERIFY", {})["ok"] is True
+        c.close()
+        assert s.stop() == 0
+    finally:
+        s.cleanup()
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+SCHEMA_ERRORS = [
+    # (command words after the name, expected error: whole line, or only the code)
+    ("SCHEMA:CREATE", ["{"], "ERR"),
+    ("SCHEMA:CREATE", ["[]"], "ERR argument must be a JSON object"),
+    ("SCHEMA:CREATE", [], "ERR"),
+    ("SCHEMA:CREATE", [j(PATIENT), "{}"], "ERR"),
+    ("SCHEMA:CREATE", [j({"events": {}})], "ERR"),
+    ("SCHEMA:CREATE", [j({"aggregate": "x", "events": {}, "evnts": {}})], "ERR unknown key 'evnts'"),
+    ("SCHEMA:CREATE", [j({"aggregate": 5, "events": {}})], "ERR"),
+    ("SCHEMA:CREATE", [j({"aggregate": "x", "events": []})], "ERR"),
+    ("SCHEMA:CREATE", [j({"aggregate": "x", "events": {"t": {"fields": "a"}}})], "ERR"),
+    ("SCHEMA:CREATE", [j({"aggregate": "x", "events": {"t": {"fields": [5]}}})], "ERR"),
+    ("SCHEMA:CREATE", [j({"aggregate": "x", "events": {"t": {"fields": []}}, "snapshot_threshold": "5"})], "ERR"),
+    ("SCHEMA:CREATE", [j({"aggregate": "x", "events": {"t": {"fields": []}}, "snapshot_threshold": -1})], "ERR"),
+    ("SCHEMA:CREATE", [j({"aggregate": "x", "events": {}, "locked": "yes"})], "ERR"),
+    ("SCHEMA:CREATE", [j({"aggregate": "x", "events": {}, "locked_fields": "a"})], "ERR"),
+    ("SCHEMA:CREATE", [j({"aggregate": "x", "events": {"t": {"fields": []}}, "fieldz": 1})], "ERR unknown key 'fieldz'"),
+    ("SCHEMA:CREATE", [j({"schemas": "x"})], "ERR"),
+    ("SCHEMA:CREATE", [j(PATIENT)], "ERR schema 'patient' already exists"),
+    ("SCHEMA:ALTER", [j({"aggregate": "nope", "lock": True})], "ERR no schema for aggregate 'nope'"),
+    ("SCHEMA:ALTER", [j({"aggregate": "patient"})], "ERR"),
+    ("SCHEMA:ALTER", [j({"aggregate": "patient", "field": "name"})], "ERR"),
+    ("SCHEMA:ALTER", [j({"aggregate": "patient", "add": ["x"]})], "ERR"),
+    ("SCHEMA:ALTER", [j({"aggregate": "patient", "remove": ["status"]})], "ERR"),
+    ("SCHEMA:ALTER", [j({"aggregate": "patient", "event": "patient-updated", "remove": ["nope"]})], "ERR"),
+    ("SCHEMA:ALTER", [j({"aggregate": "patient", "event": "nope", "remove": ["status"]})], "ERR"),
+    ("SCHEMA:ALTER", [j({"aggregate": "patient", "lock": "yes"})], "ERR"),
+    ("SCHEMA:ALTER", [j({"aggregate": "patient", "snapshot_threshold": -3})], "ERR"),
+    ("SCHEMA:ALTER", [j({"aggregate": "patient", "lock": True, "evnt": "x"})], "ERR unknown key 'evnt'"),
+    ("SCHEMA:ALTER", [j({"lock": True})], "ERR"),
+    ("SCHEMA:REMOVE", [j({"aggregate": "nope"})], "ERR no schema for aggregate 'nope'"),
+    ("SCHEMA:REMOVE", [j({"aggregate": "patient", "event": "nope"})], "ERR"),
+    ("SCHEMA:REMOVE", [j({"aggregate": "patient", "field": "name"})], "ERR unknown key 'field'"),
+    ("SCHEMA:REMOVE", [j({})], "ERR"),
+    ("SCHEMA:SHOW", [j({"aggregate": "nope"})], "ERR no schema for aggregate 'nope'"),
+    ("SCHEMA:SHOW", [j({"aggregat": "patient"})], "ERR unknown key 'aggregat'"),
+    ("SCHEMA:SHOW", ["{}", "{}"], "ERR"),
+    ("SCHEMA:LIST", [j({"x": 1})], "ERR unknown key 'x'"),
+    ("SCHEMA:LIST", ["nope"], "ERR"),
+    ("SCHEMA:MIGRATE", [j({"apply": True, "dry_run": True})], "ERR"),
+    ("SCHEMA:MIGRATE", [j({"apply": True, "discard": True})], "ERR"),
+    ("SCHEMA:MIGRATE", [j({"dry_run": True, "discard": True})], "ERR"),
+    ("SCHEMA:MIGRATE", [j({"apply": "yes"})], "ERR"),
+    ("SCHEMA:MIGRATE", [j({"aply": True})], "ERR unknown key 'aply'"),
+    ("SCHEMA:MIGRATE", ["[true]"], "ERR argument must be a JSON object"),
+]
+
+BAD_NAMES = [
+    ("SCHEMA:CREATE", {"aggregate": "$audit", "events": {}}),
+    ("SCHEMA:CREATE", {"aggregate": "a.b", "events": {}}),
+    ("SCHEMA:CREATE", {"aggregate": "", "events": {}}),
+    ("SCHEMA:CREATE", {"aggregate": "x", "events": {"": {"fields": []}}}),
+    ("SCHEMA:CREATE", {"aggregate": "x", "events": {"t" * 256: {"fields": []}}}),
+    ("SCHEMA:CREATE", {"aggregate": "x", "events": {"t": {"fields": ["bad field"]}}}),
+    ("SCHEMA:CREATE", {"aggregate": "x", "events": {"t": {"fields": ["f" * 129]}}}),
+    ("SCHEMA:ALTER", {"aggregate": "patient", "event": "patient-updated", "add": ["bad/field"]}),
+]
+
+
+def test_schema_command_errors_stage_nothing(server, c):
+    live(c, PATIENT)
+    stage(c, "SCHEMA:ALTER", {"aggregate": "patient", "snapshot_threshold": 3}, pending=1)
+    before = (dry_run(c), c.ok("SCHEMA:LIST"), show(c, "patient"), store_fingerprint(c))
+    for name, words, expected in SCHEMA_ERRORS:
+        expect_error(c(name, *words), expected, f"{name} {words}")
+    for name, arg in BAD_NAMES:
+        reply = c(name, arg)
+        assert isinstance(reply, RespError) and reply.code in ("ERR", "INVALID"), (name, arg, reply)
+    assert (dry_run(c), c.ok("SCHEMA:LIST"), show(c, "patient"), store_fingerprint(c)) == before
+    # Unauthenticated: NOAUTH, for the reads too.
+    anon = Conn(server, secret=None)
+    for name, arg in (("SCHEMA:LIST", {}), ("SCHEMA:SHOW", {}), ("SCHEMA:CREATE", WARD), ("SCHEMA:MIGRATE", {"apply": True})):
+        expect_error(anon(name, arg), "NOAUTH", name)
+    anon.close()
+    assert dry_run(c) == before[0]
+
+
+def test_non_admin_callers_get_noperm_on_every_schema_mutation(server, c):
+    live(c, PATIENT)
+    stage(c, "SCHEMA:ALTER", {"aggregate": "patient", "snapshot_threshold": 3}, pending=1)
+    plain_token = mint(c, "plain", admin=False)
+    plain_key = c.ok("TOKEN:GENERATE", {"auth_key": True, "name": "app",
+                                        "permissions": {"read": [">"], "write": [">"], "admin": False}})["auth_key"]
+    admin_token = mint(c, "admin", admin=True)
+    before = (dry_run(c), c.ok("SCHEMA:LIST"), show(c, "patient"), store_fingerprint(c))
+    for secret in (plain_token, plain_key):
+        u = Conn(server, secret)
+        for name, arg in (("SCHEMA:CREATE", WARD),
+                          ("SCHEMA:CREATE", {"schemas": [WARD]}),
+                          ("SCHEMA:ALTER", {"aggregate": "patient", "lock": True}),
+                          ("SCHEMA:REMOVE", {"aggregate": "patient"}),
+                          ("SCHEMA:REMOVE", {"aggregate": "patient", "event": "patient-updated"}),
+                          ("SCHEMA:MIGRATE", {"apply": True}),
+                          ("SCHEMA:MIGRATE", {"discard": True})):
+            expect_error(u(name, arg), "NOPERM", f"{name} {arg}")
+        # Reading schemas needs only an authenticated connection.
+        assert u.ok("SCHEMA:LIST") == before[1]
+        assert u.ok("SCHEMA:SHOW", {"aggregate": "patient"}) == before[2]
+        assert u.ok("SCHEMA:SHOW", {})["schema_version"] == 1
+        u.close()
+    assert (dry_run(c), c.ok("SCHEMA:LIST"), show(c, "patient"), store_fingerprint(c)) == before
+
+    # An admin token may: its migration is audited with its identity as the actor.
+    a = Conn(server, admin_token)
+    stage(a, "SCHEMA:CREATE", WARD, pending=2)
+    assert apply(a)["schema_version"] == 2
+    last = audit(c)[-1]
+    assert last["type"] == "schema-migrated" and last["actor"] == "npi:admin", last
+    a.close()
+
+
+# --- validation of ADD ----------------------------------------------------------------------------
+
+# (description, stream, events, expected error line); the live schemas are PATIENT and a locked WARD.
+VALIDATION = [
+    ("unknown event type", "patient.42", [{"type": "patient-moved", "data": {"status": "x"}}],
+     "INVALID unknown event type 'patient-moved' for aggregate 'patient'"),
+    ("string data", "patient.42", [{"type": "patient-updated", "data": "{\"status\":\"x\"}"}],
+     "INVALID event type 'patient-updated' of aggregate 'patient' needs object data"),
+    ("locked field", "patient.42", [{"type": "patient-created", "data": {"name": "A", "birthdate": "1970-01-01"}}],
+     "LOCKED field 'birthdate' is locked"),
+    ("locked field set to null", "patient.42", [{"type": "patient-created", "data": {"birthdate": None}}],
+     "LOCKED field 'birthdate' is locked"),
+    ("undeclared field", "patient.42", [{"type": "patient-created", "data": {"name": "A", "x": "1"}}],
+     "INVALID field 'x' is not declared for event type 'patient-created' of aggregate 'patient'"),
+    ("undeclared field set to null", "patient.42", [{"type": "patient-updated", "data": {"x": None}}],
+     "INVALID field 'x' is not declared for event type 'patient-updated' of aggregate 'patient'"),
+    ("field of another event type", "patient.42", [{"type": "patient-updated", "data": {"name": "A"}}],
+     "INVALID field 'name' is not declared for event type 'patient-updated' of aggregate 'patient'"),
+    ("aggregate type locked", "ward.1", [{"type": "ward-opened", "data": {"beds": "3"}}],
+     "LOCKED aggregate 'ward' is locked"),
+    ("aggregate type locked, new stream", "ward.new", [{"type": "ward-opened"}],
+     "LOCKED aggregate 'ward' is locked"),
+    ("the third event of three", "patient.42",
+     [{"type": "patient-updated", "data": {"status": "a"}}, {"type": "patient-created", "data": {"name": "B"}},
+      {"type": "patient-updated", "data": {"status": "b", "extra": "1"}}],
+     "INVALID field 'extra' is not declared for event type 'patient-updated' of aggregate 'patient'"),
+    ("a sub-stream of the category", "patient.42.notes", [{"type": "note"}],
+     "INVALID unknown event type 'note' for aggregate 'patient'"),
+]
+
+
+@pytest.fixture(scope="module")
+def validating(shared_server):
+    c = Conn(shared_server)
+    add(c, "ward.1", [{"type": "ward-opened", "data": {"beds": "10"}}])  # before the lock
+    live(c, PATIENT)
+    live(c, WARD | {"locked": True})
+    add(c, "patient.42", [{"type": "patient-created", "data": {"name": "Ada"}}])
+    add(c, "other.1", [{"type": "x", "data": {"anything": "goes"}}])
+    yield shared_server, c
+    c.close()
+
+
+@pytest.mark.parametrize("what,stream,events,expected", VALIDATION, ids=[v[0] for v in VALIDATION])
+def test_each_validation_rule_rejects_the_whole_add(validating, what, stream, events, expected):
+    server, c = validating
+    before = store_fingerprint(c)
+    # Raw socket: the exact error line.
+    expect_error(c("ADD", {"stream": stream, "events": events}), expected, what)
+    # The same events behind a valid one: still nothing stored.
+    if stream.startswith("patient."):
+        valid = [{"type": "patient-updated", "data": {"status": "ok"}}]
+        expect_error(c("ADD", {"stream": stream, "version": "any", "events": valid + events}), expected, what)
+    # Two streams, the failing one second, the first one valid and without a schema.
+    expect_error(c("ADD", {"streams": [{"stream": "other.1", "events": [{"type": "x", "data": {"n": "1"}}]},
+                                       {"stream": stream, "events": events}]}), expected, what)
+    # ... and first.
+    expect_error(c("ADD", {"streams": [{"stream": stream, "events": events},
+                                       {"stream": "other.2", "events": [{"type": "x"}]}]}), expected, what)
+    assert store_fingerprint(c) == before, f"{what}: a rejected ADD stored something"
+    # redis-py and redis-cli see the same error.
+    arg = j({"stream": stream, "events": events})
+    with pytest.raises(redis.ResponseError) as e:
+        server.client().execute_command("ADD", arg)
+    assert str(e.value) == expected
+    assert cli_error(server, "ADD", arg) == f"(error) {expected}"
+    assert store_fingerprint(c) == before
+
+
+def test_valid_events_and_categories_without_a_schema_are_accepted(validating):
+    server, c = validating
+    stored = add(c, "patient.42", [
+        {"type": "patient-created", "data": {"name": "Bo"}},
+        {"type": "patient-created"},                                  # no data: {}
+        {"type": "patient-created", "data": {}},
+        {"type": "patient-updated", "data": {"status": None}},         # null of a declared field
+        {"type": "patient-updated", "data": {"status": 5}, "metadata": {"anything": "x", "birthdate": "y"}},
+        {"type": "patient-updated", "data": {"status": "ok"}, "metadata": "opaque metadata"}])
+    assert [e["data"] for e in stored] == [{"name": "Bo"}, {}, {}, {"status": None}, {"status": "5"}, {"status": "ok"}]
+    # Categories without a schema take anything, also string data; so does a name that only starts
+    # like a schema'd category.
+    add(c, "other.1", [{"type": "whatever", "data": "text"}, {"type": "x", "data": {"birthdate": "1"}}])
+    add(c, "patients.1", [{"type": "unknown", "data": {"birthdate": "1"}}])
+    add(c, "wards", [{"type": "any"}])
+    # Multi-stream ADD with every stream valid is stored whole.
+    reply = c.ok("ADD", {"streams": [{"stream": "patient.43", "events": [{"type": "patient-created", "data": {"name": "C"}}]},
+                                     {"stream": "other.3", "events": [{"type": "y", "data": "z"}]}]})
+    assert [e["stream"] for e in reply] == ["patient.43", "other.3"]
+    # Through redis-py too.
+    r = server.client()
+    raw = r.execute_command("ADD", j({"stream": "patient.44", "events": [{"type": "patient-updated", "data": {"status": "s"}}]}))
+    assert json.loads(raw[0])["version"] == 1
+
+
+def test_validation_follows_the_live_schema_not_the_staged_one(server, c):
+    live(c, PATIENT)
+    stage(c, "SCHEMA:ALTER", {"aggregate": "patient", "event": "patient-updated", "add": ["ward"]}, pending=1)
+    stage(c, "SCHEMA:ALTER", {"aggregate": "patient", "field": "status", "lock": True}, pending=2)
+    ward = {"stream": "patient.1", "events": [{"type": "patient-updated", "data": {"ward": "3"}}]}
+    status = {"stream": "patient.1", "events": [{"type": "patient-updated", "data": {"status": "x"}}]}
+    expect_error(c("ADD", ward), "INVALID field 'ward' is not declared for event type 'patient-updated' of aggregate 'patient'")
+    c.ok("ADD", status)
+    apply(c)
+    c.ok("ADD", ward)
+    expect_error(c("ADD", status), "LOCKED field 'status' is locked")  # locked for every event type
+    # A lock of the whole type, then unlocking it.
+    stage(c, "SCHEMA:ALTER", {"aggregate": "patient", "lock": True}, pending=1)
+    c.ok("ADD", ward)
+    apply(c)
+    expect_error(c("ADD", ward), "LOCKED aggregate 'patient' is locked")
+    assert state_of(c, "patient.1")["locked"] is True
+    stage(c, "SCHEMA:ALTER", {"aggregate": "patient", "lock": False}, pending=1)
+    stage(c, "SCHEMA:ALTER", {"aggregate": "patient", "field": "status", "lock": False}, pending=2)
+    apply(c)
+    c.ok("ADD", ward)
+    c.ok("ADD", status)
+    assert state_of(c, "patient.1") | {"root": None} == {
+        "stream": "patient.1", "version": 5, "state": {"status": "x", "ward": "3"}, "root": None,
+        "snapshot_version": None, "archived": False, "locked": False}
+
+
+# --- strict_schemas -------------------------------------------------------------------------------
+
+def strict_config_server(how):
+    if how == "eventfuld --strict-schemas":
+        return Server(extra_args=["--strict-schemas"])
+    if how == "eventful config --strict-schemas":
+        return Server(config_args=["--strict-schemas"])
+    s = Server()
+    path = s.data_dir / "config.toml"
+    text = path.read_text()
+    assert text.count("strict_schemas = false") == 1, text
+    if how == "config.toml [server]":
+        text = text.replace("strict_schemas = false", "strict_schemas = true")
+    else:  # top level: before the first table
+        text = "strict_schemas = true\n" + text.replace("strict_schemas = false\n", "")
+    path.write_text(text)
+    return s
+
+
+@pytest.mark.parametrize("how", ["eventfuld --strict-schemas", "eventful config --strict-schemas",
+                                 "config.toml [server]", "config.toml top level"])
+def test_strict_schemas_rejects_categories_without_a_live_schema(how):
+    s = strict_config_server(how).start()
+    try:
+        c = Conn(s)
+        before = store_fingerprint(c)
+        for stream in ("other.1", "patient.1"):
+            expect_error(c("ADD", {"stream": stream, "events": [{"type": "x"}]}),
+                         f"INVALID no schema for aggregate '{stream.split('.')[0]}' (the server runs with strict_schemas)")
+        stage(c, "SCHEMA:CREATE", PATIENT, pending=1)  # staged is not enough
+        expect_error(c("ADD", {"stream": "patient.1", "events": [{"type": "patient-updated"}]}),
+                     "INVALID no schema for aggregate 'patient' (the server runs with strict_schemas)")
+        expect_error(c("ADD", {"streams": [{"stream": "other.1", "events": [{"type": "x"}]},
+                                           {"stream": "patient.1", "events": [{"type": "patient-updated"}]}]}),
+                     "INVALID no schema for aggregate 'other' (the server runs with strict_schemas)")
+        assert store_fingerprint(c) == before
+        apply(c)  # the system stream $audit is never checked: the migration is recorded
+        assert [e["type"] for e in audit(c)] == ["schema-migrated"]
+        add(c, "patient.1", [{"type": "patient-updated", "data": {"status": "ok"}}])
+        expect_error(c("ADD", {"stream": "patient.1", "events": [{"type": "x"}]}),
+                     "INVALID unknown event type 'x' for aggregate 'patient'")
+        expect_error(c("ADD", {"streams": [{"stream": "patient.1", "events": [{"type": "patient-updated"}]},
+                                           {"stream": "other.1", "events": [{"type": "x"}]}]}),
+                     "INVALID no schema for aggregate 'other' (the server runs with strict_schemas)")
+        c.close()
+        assert s.stop() == 0
+        if how.startswith("eventfuld"):
+            # The flag is per start: without it the same data directory accepts any category.
+            s.extra_args = []
+            s.start()
+            c = Conn(s)
+            add(c, "other.1", [{"type": "x"}])
+            c.close()
+            assert s.stop() == 0
+    finally:
+        s.cleanup()
+
+
+def test_without_strict_schemas_a_category_without_a_schema_is_accepted(server, c):
+    live(c, PATIENT)
+    stored = add(c, "other.1", [{"type": "x", "data": "opaque"}, {"type": "y", "data": {"a": "1"}}])
+    assert [e["version"] for e in stored] == [1, 2]
+
+
+# --- automatic snapshots --------------------------------------------------------------------------
+
+def snapshots(c, stream):
+    listed = c.ok("AGGREGATE:SNAPSHOTS", {"stream": stream})
+    for s in listed:
+        assert set(s) == {"version", "root", "comment", "created_at"}, s
+    return listed
+
+
+def test_automatic_snapshots_are_taken_exactly_at_threshold_crossings(server, c):
+    schema = {"aggregate": "acct", "events": {"set": {"fields": ["n", "owner"]}}, "snapshot_threshold": 100}
+
+    def events(first, n):
+        return [{"type": "set", "data": {"n": str(first + i), "owner": f"o{(first + i) % 7}"}} for i in range(n)]
+
+    # acct.pre holds 98 events before the schema is live: crossings count from the live schema on.
+    add(c, "acct.pre", events(1, 98))
+    live(c, schema)
+    stored = []
+    plan = [(50, []), (48, []), (5, [103]), (96, []), (1, [200]), (250, [450]), (49, []), (1, [500]),
+            (1, []), (99, [600]), (100, [700])]
+    for n, new in plan:
+        before = [s["version"] for s in snapshots(c, "acct.1")]
+        reply = add(c, "acct.1", events(len(stored) + 1, n))
+        stored += reply
+        # The ADD's reply means the snapshot exists already.
+        assert [s["version"] for s in snapshots(c, "acct.1")] == before + new, (n, new)
+    listed = snapshots(c, "acct.1")
+    assert [s["version"] for s in listed] == [103, 200, 450, 500, 600, 700]
+    for s in listed:
+        assert s["comment"] == "automatic"
+        assert s["root"] == merkle_root([leaf_hash(e) for e in stored[:s["version"]]])
+    for v, want in [(1, None), (102, None), (103, 103), (199, 103), (200, 200), (449, 200), (450, 450),
+                    (599, 500), (700, 700)]:
+        st = state_of(c, "acct.1", v)
+        assert st["snapshot_version"] == want and st["state"] == fold(stored[:v]), (v, st)
+    assert state_of(c, "acct.1")["snapshot_version"] == 700
+
+    reply = add(c, "acct.pre", events(99, 5))  # 98 -> 103 under the live schema
+    assert [s["version"] for s in snapshots(c, "acct.pre")] == [103] and reply[-1]["version"] == 103
+    # A multi-stream ADD: each stream that crosses gets its snapshot; a category without a schema none.
+    add(c, "acct.2", events(1, 99))
+    add(c, "plain.1", events(1, 99))
+    c.ok("ADD", {"streams": [{"stream": "acct.2", "events": events(100, 2)},
+                             {"stream": "plain.1", "events": events(100, 2)},
+                             {"stream": "acct.3", "events": events(1, 100)}]})
+    assert [s["version"] for s in snapshots(c, "acct.2")] == [101]
+    assert [s["version"] for s in snapshots(c, "acct.3")] == [100]
+    assert snapshots(c, "plain.1") == []
+    assert state_of(c, "plain.1")["snapshot_version"] is None
+
+    # A staged threshold is not in force; the applied one is. Manual snapshots keep working alongside.
+    stage(c, "SCHEMA:ALTER", {"aggregate": "acct", "snapshot_threshold": 10}, pending=1)
+    add(c, "acct.1", events(701, 15))  # 715: crosses 710 only under the staged threshold
+    assert snapshots(c, "acct.1")[-1]["version"] == 700
+    apply(c)
+    add(c, "acct.1", events(716, 4))  # 719: no multiple of 10 crossed
+    add(c, "acct.1", events(720, 1))  # 720
+    add(c, "acct.1", events(721, 1))
+    manual = c.ok("SNAPSHOT", {"stream": "acct.1", "comment": "by hand"})
+    assert manual["version"] == 721
+    assert [(s["version"], s["comment"]) for s in snapshots(c, "acct.1")][-3:] == \
+        [(700, "automatic"), (720, "automatic"), (721, "by hand")]
+    # Threshold 0 switches them off.
+    stage(c, "SCHEMA:ALTER", {"aggregate": "acct", "snapshot_threshold": 0}, pending=1)
+    apply(c)
+    count = len(snapshots(c, "acct.1"))
+    add(c, "acct.1", events(722, 30))
+    assert len(snapshots(c, "acct.1")) == count
+
+
+def test_state_at_every_version_of_1000_events_with_threshold_37_equals_the_fold_and_no_snapshots(server, c):
+    fields = [f"f{i}" for i in range(8)]
+    live(c, {"aggregate": "chart", "events": {"updated": {"fields": fields}, "touched": {"fields": []}},
+             "snapshot_threshold": 37})
+    rng = random.Random(37)
+    versions, snap_at, total = [], [], 0
+    while total < 1000:
+        n = min(rng.choice([1, 1, 2, 3, 5, 8, 13, 36, 37, 38, 60, 75]), 1000 - total)
+        events = []
+        for i in range(n):
+            if rng.random() < 0.08:
+                events.append({"type": "touched"} if rng.random() < 0.5 else {"type": "touched", "data": {}})
+            else:
+                events.append({"type": "updated", "data": {
+                    f: (None if rng.random() < 0.25 else f"{f}={total + i}" + "\u00e9" * (i % 2))
+                    for f in rng.sample(fields, rng.randint(1, 4))}})
+        c.ok("ADD", {"streams": [{"stream": "chart.1", "events": events}, {"stream": "nochart.1", "events": events}]})
+        if total // 37 < (total + n) // 37:
+            snap_at.append(total + n)
+        total += n
+        versions.append(total)
+    with_snap = c.ok("GET", {"stream": "chart.1", "limit": 1000})
+    without = c.ok("GET", {"stream": "nochart.1", "limit": 1000})
+    assert len(with_snap) == len(without) == 1000
+    assert [s["version"] for s in snapshots(c, "chart.1")] == snap_at and len(snap_at) >= 20
+    assert snapshots(c, "nochart.1") == []
+
+    pipe = server.client().pipeline(transaction=False)
+    for v in range(0, 1001):
+        pipe.execute_command("AGGREGATE:GET", j({"stream": "chart.1", "version": v}))
+        pipe.execute_command("AGGREGATE:GET", j({"stream": "nochart.1", "version": v}))
+    replies = [json.loads(x) for x in pipe.execute()]
+    leaves = [leaf_hash(e) for e in with_snap]
+    for v in range(0, 1001):
+        a, b = replies[2 * v], replies[2 * v + 1]
+        want = fold(with_snap[:v])
+        assert a["state"] == want and b["state"] == want, v
+        assert a["version"] == b["version"] == v
+        assert a["root"] == merkle_root(leaves[:v]), v
+        below = [s for s in snap_at if s <= v]
+        assert a["snapshot_version"] == (below[-1] if below else None), (v, a["snapshot_version"])
+        assert b["snapshot_version"] is None
+    assert state_of(c, "chart.1") == replies[2000]
+
+
+def test_damaged_automatic_snapshots_are_bypassed_with_the_same_state():
+    s = LoggedServer().start()
+    try:
+        c = Conn(s)
+        live(c, {"aggregate": "acct", "events": {"set": {"fields": ["a", "b", "n"]}}, "snapshot_threshold": 10})
+        for i in range(45):
+            add(c, "acct.1", [{"type": "set", "data": {"n": str(i), "a" if i % 2 else "b": str(i) if i % 5 else None}}])
+        stored = c.ok("GET", {"stream": "acct.1"})
+        assert [x["version"] for x in snapshots(c, "acct.1")] == [10, 20, 30, 40]
+        before = [state_of(c, "acct.1", v) for v in range(46)]
+        assert before[45]["snapshot_version"] == 40
+        c.close()
+        assert s.stop() == 0
+        for version, damage in ((40, "state"), (30, "root")):
+            r = subprocess.run([str(TAMPER), "snapshot", str(s.data_dir / "db"), "acct.1", str(version), damage],
+                               capture_output=True, text=True, env=s.env, timeout=60)
+            assert r.returncode == 0, r.stderr
+        s.start()
+        c = Conn(s)
+        for v in range(46):
+            after = state_of(c, "acct.1", v)
+            want_snap = before[v]["snapshot_version"]
+            if want_snap in (30, 40):  # both damaged ones are skipped, the next older one used
+                want_snap = 20
+            assert after == before[v] | {"snapshot_version": want_snap}, v
+            assert after["state"] == fold(stored[:v])
+        c.close()
+        assert s.stop() == 0
+        log = s.log_after_stop()
+        assert "eventful: AGGREGATE:GET acct.1: ignored snapshot at version 40:" in log, log
+        assert "eventful: AGGREGATE:GET acct.1: ignored snapshot at version 30:" in log, log
+    finally:
+        s.cleanup()
+
+
+# --- AGGREGATE:LIST -------------------------------------------------------------------------------
+
+def test_aggregate_list_type_filter_and_summary_fields(server, c):
+    live(c, PATIENT)
+    live(c, WARD | {"snapshot_threshold": 2})
+    written = {}
+
+    def put(stream, events):
+        written.setdefault(stream, []).extend(add(c, stream, events))
+
+    put("patient.2", [{"type": "patient-created", "data": {"name": "A"}}])
+    put("patient.10", [{"type": "patient-updated", "data": {"status": "x"}}] * 3)
+    put("patients.1", [{"type": "x"}])            # another category that starts alike
+    put("ward.1", [{"type": "ward-opened"}] * 3)   # 0 -> 3 crosses 2: automatic snapshot at 3
+    put("patient.2", [{"type": "patient-updated", "data": {"status": "y"}}])
+    put("patient.2.notes", [{"type": "patient-updated"}])  # category patient too
+    put("ward.2", [{"type": "ward-opened"}])
+    c.ok("SNAPSHOT", {"stream": "patient.10", "comment": "manual"})
+    put("patient.10", [{"type": "patient-updated"}])
+    stage(c, "SCHEMA:ALTER", {"aggregate": "ward", "lock": True}, pending=1)  # staged: not locked yet
+
+    def summary(stream):
+        evs = written[stream]
+        snap = snapshots(c, stream)
+        return {"stream": stream, "version": len(evs), "root": merkle_root([leaf_hash(e) for e in evs]),
+                "type": stream.split(".")[0], "created_at": evs[0]["added_at"], "updated_at": evs[-1]["added_at"],
+                "snapshot_version": snap[-1]["version"] if snap else None, "archived": False, "locked": False}
+
+    patients = c.ok("AGGREGATE:LIST", {"type": "patient"})
+    for e in patients:
+        assert set(e) == SUMMARY_KEYS, e
+    assert patients == [summary(x) for x in ["patient.10", "patient.2", "patient.2.notes"]]
+    assert patients[0]["snapshot_version"] == 3  # the manual one
+    assert c.ok("AGGREGATE:LIST", {"type": "ward"}) == [summary("ward.1"), summary("ward.2")]
+    assert c.ok("AGGREGATE:LIST", {"type": "ward"})[0]["snapshot_version"] == 3
+    assert c.ok("AGGREGATE:LIST", {"type": "patients"}) == [summary("patients.1")]
+    assert c.ok("AGGREGATE:LIST", {"type": "nobody"}) == []
+    # type ANDed with pattern, after and limit.
+    assert c.ok("AGGREGATE:LIST", {"type": "patient", "pattern": "patient.*"}) == [summary("patient.10"), summary("patient.2")]
+    assert c.ok("AGGREGATE:LIST", {"type": "patient", "pattern": "ward.*"}) == []
+    assert c.ok("AGGREGATE:LIST", {"type": "patient", "limit": 1}) == [summary("patient.10")]
+    assert c.ok("AGGREGATE:LIST", {"type": "patient", "after": "patient.10", "limit": 1}) == [summary("patient.2")]
+    assert c.ok("AGGREGATE:LIST", {"type": "patient", "after": "patient.2.notes"}) == []
+    # Without a filter everything is listed, the system stream $audit too.
+    everything = c.ok("AGGREGATE:LIST", {})
+    assert [e["stream"] for e in everything] == sorted(["$audit", *written], key=str.encode)
+    assert [e for e in everything if e["stream"] != "$audit"] == [summary(x) for x in sorted(written, key=str.encode)]
+
+    # locked follows the live lock of the aggregate type.
+    apply(c)
+    assert [e["locked"] for e in c.ok("AGGREGATE:LIST", {"type": "ward"})] == [True, True]
+    assert [e["archived"] for e in c.ok("AGGREGATE:LIST", {"type": "ward"})] == [False, False]
+    assert [e["locked"] for e in c.ok("AGGREGATE:LIST", {"type": "patient"})] == [False] * 3
+    # Errors.
+    expect_error(c("AGGREGATE:LIST", {"type": 5}), "ERR")
+    expect_error(c("AGGREGATE:LIST", {"typ": "patient"}), "ERR unknown key 'typ'")
