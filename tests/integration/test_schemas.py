@@ -787,7 +787,7 @@ def test_automatic_snapshots_are_taken_exactly_at_threshold_crossings(server, c)
     plan = [(50, []), (48, []), (5, [103]), (96, []), (1, [200]), (250, [450]), (49, []), (1, [500]),
             (1, []), (99, [600]), (100, [700])]
     for n, new in plan:
-        before = [s["version"] for s in snapshots(c, "acct.1")]
+        before = [s["version"] for s in snapshots(c, "acct.1")] if stored else []
         reply = add(c, "acct.1", events(len(stored) + 1, n))
         stored += reply
         # The ADD's reply means the snapshot exists already.
