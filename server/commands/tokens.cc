@@ -103,19 +103,8 @@ Status CallerAndTarget(const Identity& identity, const TokenRequest& r, const St
 // Sends a control change to the store and replies with *reply once it is durable.
 void Submit(CommandContext& ctx, storage::ControlChange change, std::shared_ptr<std::string> reply_json) {
   storage::AppendRequest request;
-  request.actor = ctx.session.identity.actor;
-  request.client = ctx.session.client_id;
   request.control = std::move(change);
-  DeferredReply reply = ctx.defer();
-  ctx.server.store->Append(std::move(request), [reply, reply_json](Status s, std::vector<storage::EventRef>) {
-    reply([s = std::move(s), reply_json](protocol::ReplyWriter& out) {
-      if (!s.ok()) {
-        out.Error(s.ToWire());
-      } else {
-        out.Bulk(*reply_json);
-      }
-    });
-  });
+  SubmitControl(ctx, std::move(request), [reply_json] { return *reply_json; });
 }
 
 void ReplyError(CommandContext& ctx, const Status& s) { ctx.out.Error(s.ToWire()); }
@@ -162,7 +151,8 @@ void Generate(CommandContext& ctx) {
   const Identity identity = ctx.session.identity;
   const std::optional<Permissions> requested = r.permissions;
   const uint64_t expiration = r.expiration.value_or(0);
-  Submit(ctx, [t, secret, reply, identity, requested, expiration](StagedTokens& tokens, EventInput* audit) mutable -> Status {
+  Submit(ctx, [t, secret, reply, identity, requested, expiration](storage::ControlContext& ctx, EventInput* audit) mutable -> Status {
+    StagedTokens& tokens = ctx.tokens;
     Caller caller;
     if (Status s = ResolveCaller(identity, tokens, &caller); !s.ok()) return s;
     t.created_at_ms = tokens.now_ms;
@@ -220,7 +210,8 @@ void Revoke(CommandContext& ctx) {
   auto reply = std::make_shared<std::string>();
   const Identity identity = ctx.session.identity;
   const Authenticator* auth = ctx.server.auth;
-  Submit(ctx, [r, reply, identity, auth](StagedTokens& tokens, EventInput* audit) -> Status {
+  Submit(ctx, [r, reply, identity, auth](storage::ControlContext& ctx, EventInput* audit) -> Status {
+    StagedTokens& tokens = ctx.tokens;
     Caller caller;
     TokenRecord target;
     if (Status s = CallerAndTarget(identity, r, tokens, *auth, &caller, &target); !s.ok()) return s;
@@ -264,7 +255,8 @@ void Update(CommandContext& ctx) {
   auto reply = std::make_shared<std::string>();
   const Identity identity = ctx.session.identity;
   const Authenticator* auth = ctx.server.auth;
-  Submit(ctx, [r, reply, identity, auth](StagedTokens& tokens, EventInput* audit) -> Status {
+  Submit(ctx, [r, reply, identity, auth](storage::ControlContext& ctx, EventInput* audit) -> Status {
+    StagedTokens& tokens = ctx.tokens;
     Caller caller;
     if (Status s = ResolveCaller(identity, tokens, &caller); !s.ok()) return s;
     if (!caller.admin) return Status::NoPerm("changing an auth key needs admin rights");
@@ -296,7 +288,8 @@ void Refresh(CommandContext& ctx) {
   auto reply = std::make_shared<std::string>();
   const Identity identity = ctx.session.identity;
   const Authenticator* auth = ctx.server.auth;
-  Submit(ctx, [r, reply, identity, auth](StagedTokens& tokens, EventInput* audit) -> Status {
+  Submit(ctx, [r, reply, identity, auth](storage::ControlContext& ctx, EventInput* audit) -> Status {
+    StagedTokens& tokens = ctx.tokens;
     Caller caller;
     TokenRecord target;
     if (Status s = CallerAndTarget(identity, r, tokens, *auth, &caller, &target); !s.ok()) return s;
