@@ -163,9 +163,13 @@ def main():
         # Calibrate: requests per run for about SECONDS_PER_RUN seconds on each side.
         requests = {}
         for key, _, port, pw, cmd in sides:
-            n = CLIENTS * 20
-            ops, _, _ = run_benchmark(port, pw, n, cmd)
-            requests[key] = max(CLIENTS * 10, int(ops * SECONDS_PER_RUN))
+            n = CLIENTS * 2
+            while True:
+                ops, _, _ = run_benchmark(port, pw, n, cmd)
+                if n / ops >= 0.5 or n >= 1_000_000:
+                    break
+                n *= 10
+            requests[key] = max(CLIENTS * 2, int(ops * SECONDS_PER_RUN))
         results = {key: [] for key, *_ in sides}
         load_before = open("/proc/loadavg").read().split()[:3]
         for rnd in range(1, ROUNDS + 1):
