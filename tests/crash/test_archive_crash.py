@@ -14,6 +14,7 @@ with its `$audit` event, so a crash leaves it either done or not done").
 import json
 import socket
 import threading
+import time
 import uuid
 
 import redis
@@ -170,21 +171,32 @@ def test_a_move_in_flight_at_sigkill_is_done_or_not_done():
         load(r, "case.big", n)
         load(r, "case.other", 50)
         before = raw_stream(r, "case.big")
+        # How long a move takes, in round trips of a small read: the kill points are spread over it.
+        reads = [("GET", j({"stream": "case.other", "limit": 50}))] * 200
+        t0 = time.monotonic()
+        for name, arg in reads:
+            r.execute_command(name, arg)
+        per_read = (time.monotonic() - t0) / len(reads)
+        t0 = time.monotonic()
+        r.execute_command("AGGREGATE:ARCHIVE", j({"stream": "case.big"}))
+        move_time = time.monotonic() - t0
+        r.execute_command("AGGREGATE:RESTORE", j({"stream": "case.big"}))
         moves = [("AGGREGATE:ARCHIVE", {"stream": "case.big"}), ("EVENT:ARCHIVE", {"all": True}),
                  ("EVENT:ARCHIVE", {"stream": "case.big"})] * 2
+        fractions = [0.0, 0.3, 0.6, 0.9, 1.2, 2.0]
         outcomes = []
         for round_no, (name, arg) in enumerate(moves):
             r = server.client()
             audit_before = audit_types(r)
-            # Send the move and kill the server without waiting for its reply; in between, a number
-            # of reads on another connection that grows with the round, so the kill lands at
-            # different points of the move (no sleeping).
+            # Send the move and kill the server without waiting for its reply; in between, reads on
+            # another connection for a growing fraction of the time a move takes, so the kill lands
+            # before, during and after it (reads, not sleeps: the outcome is checked either way).
             s = socket.create_connection(("127.0.0.1", server.port))
             s.sendall(encode_command("AUTH", MASTER_KEY))
             assert recv_until(s, lambda b: b.endswith(b"\r\n")) == b"+OK\r\n"
             s.sendall(encode_command(name, j(arg)))
-            for _ in range(round_no * 3):
-                r.execute_command("GET", j({"stream": "case.other", "limit": 50}))
+            for _ in range(int(fractions[round_no] * move_time / per_read)):
+                r.execute_command(*reads[0])
             server.kill()
             s.close()
             r, rc = restart(server)
@@ -212,7 +224,7 @@ def test_a_move_in_flight_at_sigkill_is_done_or_not_done():
             assert archived(r, "case.big") is False
             outcomes.append(done)
             rc.close()
-        print(f"moves done before the kill: {outcomes}")
+        print(f"a move takes {move_time * 1000:.0f} ms; done before the kill: {outcomes}")
         assert server.stop() == 0
     finally:
         server.cleanup()
