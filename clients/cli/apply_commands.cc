@@ -42,7 +42,7 @@ int ClearStaged() {
   std::vector<StagedEvent> staged;
   if (!file.Open(/*create=*/false)) return 1;
   // A damaged file is cleared too: that is the way out the error message of Read offers.
-  const bool readable = file.Read(&staged);
+  const bool readable = file.Read(&staged, /*quiet=*/true);
   if (!file.Clear()) return 1;
   if (readable && staged.empty()) {
     std::printf("nothing staged\n");
@@ -93,7 +93,7 @@ int RunAggregateCommit(const ConnectionOptions& connection) {
                 "[--FIELD=VALUE ...]`");
   }
   auto kept = [&]() {
-    std::fprintf(stderr, "nothing was stored; the %s staged are kept in %s\n", EventsText(staged.size()).c_str(),
+    std::fprintf(stderr, "nothing was stored; the %s stay staged in %s\n", EventsText(staged.size()).c_str(),
                  file.path().c_str());
     return 1;
   };

@@ -166,7 +166,9 @@ void PrintSchemaDiff(dom::element before, dom::element after) {
   for (const auto& [type, fields] : new_types) {
     const std::set<std::string>* old_fields = find(old_types, type);
     if (old_fields == nullptr) {
-      std::printf("    + event %s: %s\n", type.c_str(), fields.empty() ? "(no fields)" : Joined(fields, "").c_str());
+      std::string names;
+      for (const std::string& f : fields) names += (names.empty() ? "" : ", ") + f;
+      std::printf("    + event %s: %s\n", type.c_str(), fields.empty() ? "(no fields)" : names.c_str());
       continue;
     }
     std::set<std::string> added, removed;

@@ -21,7 +21,8 @@ constexpr std::string_view kStagingFile = "staged";
 
 using storage::AppendJsonString;
 
-bool BadLine(const std::string& path, size_t line, const std::string& why) {
+bool BadLine(const std::string& path, size_t line, const std::string& why, bool quiet) {
+  if (quiet) return false;
   std::fprintf(stderr, "error: %s:%zu: %s (fix or remove the line, or `eventful aggregate:apply --clear`)\n",
                path.c_str(), line, why.c_str());
   return false;
@@ -96,7 +97,7 @@ bool StagingFile::Open(bool create) {
   return true;
 }
 
-bool StagingFile::Read(std::vector<StagedEvent>* out) {
+bool StagingFile::Read(std::vector<StagedEvent>* out, bool quiet) {
   out->clear();
   if (fd_ < 0) return true;
   std::string text;
@@ -114,14 +115,14 @@ bool StagingFile::Read(std::vector<StagedEvent>* out) {
     ++number;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     simdjson::dom::object o;
-    if (parser.parse(line).get_object().get(o) != simdjson::SUCCESS) return BadLine(path_, number, "not a JSON object");
+    if (parser.parse(line).get_object().get(o) != simdjson::SUCCESS) return BadLine(path_, number, "not a JSON object", quiet);
     StagedEvent e;
     std::string_view stream, type;
     simdjson::dom::element data;
     if (o["stream"].get_string().get(stream) != simdjson::SUCCESS ||
         o["type"].get_string().get(type) != simdjson::SUCCESS || o["data"].get(data) != simdjson::SUCCESS ||
         o.size() != 3) {
-      return BadLine(path_, number, "a staged event is {\"stream\",\"type\",\"data\"}");
+      return BadLine(path_, number, "a staged event is {\"stream\",\"type\",\"data\"}", quiet);
     }
     e.stream = stream;
     e.type = type;

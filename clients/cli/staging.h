@@ -44,8 +44,9 @@ class StagingFile {
   bool exists() const { return fd_ >= 0; }
   const std::string& path() const { return path_; }
 
-  // Every staged event, in order. A line that is not a staged event is an error naming it.
-  bool Read(std::vector<StagedEvent>* out);
+  // Every staged event, in order. A line that is not a staged event is an error naming it
+  // (printed unless `quiet`).
+  bool Read(std::vector<StagedEvent>* out, bool quiet = false);
   bool Append(const StagedEvent& event);
   bool Clear();  // truncates to zero length
 
