@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,11 +57,35 @@ struct StreamAppend {
 };
 
 class StagedTokens;
+struct SchemaRegistry;
 
-// A control-plane change (tokens; later schemas, plugins …), made on the committer thread against
-// the staged token table, and recorded by one `$audit` event written in the same WriteBatch. `apply`
-// fills the audit event's type and data; an error rejects the request whole and changes nothing.
-using ControlChange = std::function<Status(StagedTokens& tokens, EventInput* audit)>;
+// What a control change may read and change, as staged by the committer.
+struct ControlContext {
+  StagedTokens& tokens;
+  SchemaRegistry& schemas;       // a copy of the staged registry (schema.h)
+  bool schemas_changed = false;  // set by a change to `schemas`: the store keeps it
+};
+
+// A control-plane change (tokens, schemas; later plugins …), made on the committer thread against
+// the staged state, and recorded by one `$audit` event written in the same WriteBatch. It fills the
+// audit event's type and data; an empty type writes no audit event (a schema change only staged,
+// nothing in force changed). An error rejects the request whole and changes nothing.
+using ControlChange = std::function<Status(ControlContext& ctx, EventInput* audit)>;
+
+// Archival (AGGREGATE:ARCHIVE / RESTORE, EVENT:ARCHIVE): moves events between the events and the
+// archive column families in one write with its `$audit` event. Runs alone in its group.
+struct ArchiveOp {
+  enum class Kind { kArchive, kRestore, kEvents };
+  Kind kind = Kind::kArchive;
+  std::string stream;  // empty with `all`
+  bool all = false;    // kEvents only
+  std::string comment;
+};
+struct ArchiveResult {
+  uint64_t moved = 0;    // events moved
+  uint64_t streams = 0;  // streams they belong to
+  uint64_t version = 0;  // the stream's version (one stream)
+};
 
 struct AppendRequest {
   std::vector<StreamAppend> streams;  // non-empty unless `control` is set
@@ -70,6 +95,8 @@ struct AppendRequest {
   // they would exceed it; NOAUTH when it is revoked or expired at commit time).
   std::string charge_token;
   ControlChange control;
+  std::optional<ArchiveOp> archive;
+  std::shared_ptr<ArchiveResult> archive_result;  // filled when `archive` succeeds
 };
 
 // The token table as a request sees it while the committer stages a group: committed records,

@@ -9,6 +9,11 @@
 //   meta     ASCII key                              -> value (see kMeta* below)
 //   tokens   token id bytes                         -> token record JSON (token.h)
 //   snapshots stream_id u64 BE | version u64 BE     -> snapshot JSON (store_aggregate.cc)
+//   schemas  aggregate name                         -> live schema JSON (schema.h)
+//            "$pending"                             -> JSON array of staged changes
+//            "$version"                             -> u64 BE schema version
+//   archive  as events: the archived events (AGGREGATE:ARCHIVE, EVENT:ARCHIVE; ZSTD)
+//   archived stream name bytes                      -> {"archived_at","comment","version"} (locked)
 #pragma once
 
 #include <array>
@@ -17,10 +22,11 @@
 
 namespace eventful::storage {
 
-enum class Cf : uint8_t { kDefault, kEvents, kLog, kIds, kHashes, kStreams, kMerkle, kMeta, kTokens, kSnapshots, kCount };
+enum class Cf : uint8_t { kDefault, kEvents, kLog, kIds, kHashes, kStreams, kMerkle, kMeta, kTokens, kSnapshots, kSchemas, kArchive, kArchived, kCount };
 
 inline constexpr std::array<std::string_view, static_cast<size_t>(Cf::kCount)> kCfNames = {
-    "default", "events", "log", "ids", "hashes", "streams", "merkle", "meta", "tokens", "snapshots"};
+    "default", "events", "log", "ids", "hashes", "streams", "merkle", "meta", "tokens", "snapshots",
+    "schemas", "archive", "archived"};
 
 static_assert(kCfNames[static_cast<size_t>(Cf::kDefault)] == "default");
 static_assert(kCfNames[static_cast<size_t>(Cf::kEvents)] == "events");
@@ -32,6 +38,13 @@ static_assert(kCfNames[static_cast<size_t>(Cf::kMerkle)] == "merkle");
 static_assert(kCfNames[static_cast<size_t>(Cf::kMeta)] == "meta");
 static_assert(kCfNames[static_cast<size_t>(Cf::kTokens)] == "tokens");
 static_assert(kCfNames[static_cast<size_t>(Cf::kSnapshots)] == "snapshots");
+static_assert(kCfNames[static_cast<size_t>(Cf::kSchemas)] == "schemas");
+static_assert(kCfNames[static_cast<size_t>(Cf::kArchive)] == "archive");
+static_assert(kCfNames[static_cast<size_t>(Cf::kArchived)] == "archived");
+
+// schemas keys besides the aggregates' (which never start with '$')
+inline constexpr std::string_view kSchemaPendingKey = "$pending";
+inline constexpr std::string_view kSchemaVersionKey = "$version";
 
 // meta keys
 inline constexpr std::string_view kMetaFormatVersion = "format_version";  // u64 BE

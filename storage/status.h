@@ -24,6 +24,7 @@ class [[nodiscard]] Status {
   static Status Limit(std::string m) { return {Code::kLimit, std::move(m)}; }
   static Status NoPerm(std::string m) { return {Code::kNoPerm, std::move(m)}; }
   static Status NoAuth(std::string m) { return {Code::kNoAuth, std::move(m)}; }
+  static Status Locked(std::string m) { return {Code::kLocked, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -8,12 +8,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <unordered_set>
 
 #include "storage/clock.h"
 #include "storage/codec.h"
 #include "storage/event.h"
+#include "storage/json_text.h"
 #include "storage/store_impl.h"
 
 namespace eventful::storage {
@@ -90,8 +92,22 @@ Status StoreImpl::Open() {
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
 
+  // Archived events: heavier compression and larger blocks (read rarely, kept long).
+  rocksdb::BlockBasedTableOptions archive_table = table;
+  archive_table.block_size = 64u << 10;
+  rocksdb::ColumnFamilyOptions archive_options;
+  archive_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(archive_table));
+  archive_options.compression = rocksdb::kZSTD;
+  archive_options.bottommost_compression = rocksdb::kZSTD;
+  archive_options.compression_opts.level = 9;
+  archive_options.bottommost_compression_opts.level = 9;
+  archive_options.bottommost_compression_opts.enabled = true;
+
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (std::string_view name : kCfNames) descriptors.emplace_back(std::string(name), cf_options);
+  for (std::string_view name : kCfNames) {
+    descriptors.emplace_back(std::string(name), name == kCfNames[static_cast<size_t>(Cf::kArchive)] ? archive_options
+                                                                                                    : cf_options);
+  }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   std::error_code dir_error;  // RocksDB would log an error for a store directory it has to create
@@ -171,6 +187,32 @@ Status StoreImpl::Open() {
   }
   if (!tokens->status().ok()) return FromRocks(tokens->status(), "reading the token records");
 
+  auto registry = std::make_shared<SchemaRegistry>();
+  std::unique_ptr<rocksdb::Iterator> schemas(db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kSchemas)));
+  for (schemas->SeekToFirst(); schemas->Valid(); schemas->Next()) {
+    const std::string key = schemas->key().ToString();
+    const std::string_view value(schemas->value().data(), schemas->value().size());
+    if (key == kSchemaVersionKey) {
+      if (value.size() != 8) return Status::Err("storage corruption: bad schema version record");
+      registry->version = GetU64BE(value);
+    } else if (key == kSchemaPendingKey) {
+      if (Status ps = DecodeStagedChanges(value, &registry->pending); !ps.ok()) {
+        return Status::Err("storage corruption: bad staged schema changes: " + ps.message());
+      }
+    } else {
+      Schema schema;
+      if (Status ps = ParseSchemaJson(value, &schema); !ps.ok() || schema.aggregate != key) {
+        return Status::Err("storage corruption: bad schema record '" + key + "'");
+      }
+      registry->live.emplace(key, std::move(schema));
+    }
+  }
+  if (!schemas->status().ok()) return FromRocks(schemas->status(), "reading the schemas");
+  schemas_ = std::move(registry);
+  std::unique_ptr<rocksdb::Iterator> archived(db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kArchived)));
+  for (archived->SeekToFirst(); archived->Valid(); archived->Next()) archived_.insert(archived->key().ToString());
+  if (!archived->status().ok()) return FromRocks(archived->status(), "reading the archived streams");
+
   committer_ = std::thread([this] { CommitterLoop(); });
   return Status::Ok();
 }
@@ -223,7 +265,16 @@ Status StoreImpl::LoadEvent(uint64_t stream_id, uint64_t version, EventRef* out)
     return Status::Ok();
   }
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(Cf::kEvents), S(EventKey(stream_id, version)), &value);
+  const std::string key = EventKey(stream_id, version);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(Cf::kEvents), S(key), &value);
+  if (s.IsNotFound()) {
+    // Archived, or moved back meanwhile: look in both column families at one snapshot.
+    rocksdb::ReadOptions ro;
+    ro.snapshot = db_->GetSnapshot();
+    s = db_->Get(ro, cf(Cf::kArchive), S(key), &value);
+    if (s.IsNotFound()) s = db_->Get(ro, cf(Cf::kEvents), S(key), &value);
+    db_->ReleaseSnapshot(ro.snapshot);
+  }
   if (s.IsNotFound()) {
     out->reset();
     return Status::Ok();
@@ -254,6 +305,10 @@ struct StoreImpl::Group {
     EventRef event;
   };
   std::vector<CacheEntry> cache_inserts;
+  std::shared_ptr<const SchemaRegistry> schemas;  // staged schemas
+  bool schemas_changed = false;
+  std::unordered_map<std::string, bool> archived;  // staged archived flags (true = archived)
+  std::vector<std::pair<std::string, uint64_t>> auto_snapshots;  // (stream, version) due
 };
 
 void StoreImpl::Append(AppendRequest request, Store::AppendCallback done) {
@@ -292,7 +347,16 @@ void StoreImpl::CommitterLoop() {
         for (const auto& job : jobs) awaited_.insert(job.request.client);
       }
     }
-    CommitGroup(jobs);
+    // An archival request runs alone in its group: it moves committed events, so it must not share
+    // a group with ADDs to the same streams.
+    for (size_t i = 0; i < jobs.size();) {
+      size_t j = i + 1;
+      if (!jobs[i].request.archive) {
+        while (j < jobs.size() && !jobs[j].request.archive) ++j;
+      }
+      CommitGroup(std::span<Job>(jobs).subspan(i, j - i));
+      i = j;
+    }
     jobs.clear();
   }
 }
@@ -387,29 +451,50 @@ Status StoreImpl::StageJob(Group& group, const AppendRequest& original, std::vec
   *wrote = false;
   StagedTokens tokens(tokens_, &group.tokens);
   tokens.now_ms = std::max(NowMs(), group.last_added_at);
-  // A control change first: it decides the $audit event that joins the request's events.
+  // A control change or an archival move first: it decides the $audit event that joins the
+  // request's events.
   AppendRequest with_audit;
+  EventInput audit;
+  std::optional<SchemaRegistry> schemas;  // a control's copy of the staged schemas
+  bool schemas_changed = false;
   if (original.control) {
-    EventInput audit;
-    Status cs = original.control(tokens, &audit);
+    schemas.emplace(*group.schemas);
+    ControlContext ctx{tokens, *schemas};
+    Status cs = original.control(ctx, &audit);
     if (!cs.ok()) return cs;
+    schemas_changed = ctx.schemas_changed;
+  }
+  if (original.archive) {
+    if (Status as = StageArchive(group, original, &audit); !as.ok()) return as;
+  }
+  const bool audited = !audit.type.empty();
+  if (audited) {
     with_audit.streams = original.streams;
     with_audit.actor = original.actor;
     with_audit.charge_token = original.charge_token;
     with_audit.streams.push_back(StreamAppend{"$audit", {}, {std::move(audit)}});
   }
-  const AppendRequest& req = original.control ? with_audit : original;
+  const AppendRequest& req = audited ? with_audit : original;
   bool replay = false;
   Status s = CheckReplay(group, req, &replay, out);
   if (!s.ok() || replay) return s;
 
+  // Archived streams are locked; schemas (the live ones, as staged) check every event.
+  for (const auto& sa : req.streams) {
+    if (IsSystemStream(sa.stream)) continue;
+    if (Archived(group, sa.stream)) return Status::Locked("stream '" + sa.stream + "' is archived");
+    if (s = ValidateAgainstSchemas(group.schemas->live, options_.strict_schemas, sa); !s.ok()) return s;
+  }
+
   // Expected versions, against the committed state plus earlier jobs of this group.
   std::vector<StreamState*> states;
+  std::vector<uint64_t> before;  // each stream's version before this request
   for (const auto& sa : req.streams) {
     StreamState* st = nullptr;
     s = StreamFor(group, sa.stream, &st);
     if (!s.ok()) return s;
     const uint64_t current = st->frontier.size;
+    before.push_back(current);
     if (sa.expected.kind == ExpectedVersion::Kind::kExact && sa.expected.version != current) {
       return Status::Conflict("expected version " + std::to_string(sa.expected.version) + " but stream '" +
                               sa.stream + "' is at version " + std::to_string(current));
@@ -496,19 +581,40 @@ Status StoreImpl::StageJob(Group& group, const AppendRequest& original, std::vec
   }
   for (size_t si = 0; si < req.streams.size(); ++si) {
     (void)batch.Put(cf(Cf::kStreams), req.streams[si].stream, EncodeStreamState(*states[si]));
+    // Automatic snapshot when this ADD crosses a multiple of the schema's snapshot_threshold.
+    const std::string& name = req.streams[si].stream;
+    if (IsSystemStream(name)) continue;
+    auto schema = group.schemas->live.find(std::string(Category(name)));
+    if (schema == group.schemas->live.end() || schema->second.snapshot_threshold == 0) continue;
+    const uint64_t n = schema->second.snapshot_threshold, after = states[si]->frontier.size;
+    if (after / n > before[si] / n) group.auto_snapshots.emplace_back(name, after);
   }
   for (auto& [id, t] : tokens.mutable_changes()) {
     (void)batch.Put(cf(Cf::kTokens), id, EncodeToken(t));
     group.tokens.Put(std::move(t));
   }
-  group.control = group.control || static_cast<bool>(original.control);
+  if (schemas_changed) {
+    const SchemaRegistry& old = *group.schemas;
+    for (const auto& [name, schema] : old.live) {
+      if (!schemas->live.count(name)) (void)batch.Delete(cf(Cf::kSchemas), name);
+    }
+    for (const auto& [name, schema] : schemas->live) {
+      auto prev = old.live.find(name);
+      if (prev == old.live.end() || !(prev->second == schema)) (void)batch.Put(cf(Cf::kSchemas), name, SchemaJson(schema));
+    }
+    (void)batch.Put(cf(Cf::kSchemas), S(kSchemaPendingKey), EncodeStagedChanges(schemas->pending));
+    (void)batch.Put(cf(Cf::kSchemas), S(kSchemaVersionKey), U64Key(schemas->version));
+    group.schemas = std::make_shared<const SchemaRegistry>(std::move(*schemas));
+    group.schemas_changed = true;
+  }
+  group.control = group.control || static_cast<bool>(original.control) || original.archive.has_value();
   group.last_added_at = added_ms;
-  group.last_event_id = built.back().event.id;
+  if (!built.empty()) group.last_event_id = built.back().event.id;
   *wrote = true;
   return Status::Ok();
 }
 
-void StoreImpl::CommitGroup(std::vector<Job>& jobs) {
+void StoreImpl::CommitGroup(std::span<Job> jobs) {
   const auto t0 = std::chrono::steady_clock::now();
   Group group(tokens_);
   {
@@ -518,6 +624,7 @@ void StoreImpl::CommitGroup(std::vector<Job>& jobs) {
     group.next_stream_id = next_stream_id_;
     group.last_added_at = last_added_at_;
     group.last_event_id = last_event_id_;
+    group.schemas = schemas_;
   }
   std::vector<std::pair<Status, std::vector<EventRef>>> results(jobs.size());
   std::vector<bool> writes(jobs.size(), false);
@@ -558,6 +665,14 @@ void StoreImpl::CommitGroup(std::vector<Job>& jobs) {
       last_added_at_ = group.last_added_at;
       last_event_id_ = group.last_event_id;
       for (const auto& [id, t] : group.tokens.changes()) tokens_.Put(t);
+      if (group.schemas_changed) schemas_ = group.schemas;
+      for (const auto& [stream, archived] : group.archived) {
+        if (archived) {
+          archived_.insert(stream);
+        } else {
+          archived_.erase(stream);
+        }
+      }
       if (group.control) ++token_generation_;
       stats_.groups += 1;
       stats_.events += group.cache_inserts.size();
@@ -567,10 +682,168 @@ void StoreImpl::CommitGroup(std::vector<Job>& jobs) {
     }
     if (s.ok()) {
       for (auto& c : group.cache_inserts) cache_.Insert(c.stream_id, c.version, std::move(c.event));
+      TakeAutoSnapshots(group.auto_snapshots);
     }
   }
   for (size_t i = 0; i < jobs.size(); ++i) jobs[i].done(std::move(results[i].first), std::move(results[i].second));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Archival and automatic snapshots
+
+bool StoreImpl::Archived(const Group& group, const std::string& stream) const {
+  auto it = group.archived.find(stream);
+  if (it != group.archived.end()) return it->second;
+  return archived_.count(stream) > 0;  // the committer is its only writer
+}
+
+Status StoreImpl::StageArchive(Group& group, const AppendRequest& req, EventInput* audit) {
+  const ArchiveOp& op = *req.archive;
+  ArchiveResult result;
+  auto& batch = group.batch;
+  // Moves every event whose key starts with `prefix` (every event when empty) from one column
+  // family to the other. The committer is the only writer, so what it reads here is what the write
+  // will change.
+  auto move = [&](Cf from, Cf to, std::string_view prefix) -> Status {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(from)));
+    uint64_t last_stream = 0;
+    if (prefix.empty()) {
+      it->SeekToFirst();
+    } else {
+      it->Seek(S(prefix));
+    }
+    for (; it->Valid() && it->key().starts_with(S(prefix)); it->Next()) {
+      if (it->key().size() != 16) return Status::Err("storage corruption: an events key is malformed");
+      (void)batch.Put(cf(to), it->key(), it->value());
+      (void)batch.Delete(cf(from), it->key());
+      const uint64_t stream_id = GetU64BE(std::string_view(it->key().data(), 8));
+      if (result.moved++ == 0 || stream_id != last_stream) ++result.streams;
+      last_stream = stream_id;
+    }
+    return FromRocks(it->status(), "moving events");
+  };
+  StreamState* st = nullptr;
+  if (!op.all) {
+    if (Status s = StreamFor(group, op.stream, &st); !s.ok()) return s;
+    if (st->frontier.size == 0) return Status::Err("no such stream");
+    result.version = st->frontier.size;
+  }
+  auto describe = [&](std::string type, bool with_comment) {
+    audit->type = std::move(type);
+    std::vector<std::pair<std::string, std::optional<std::string>>> fields;
+    if (op.all) fields.emplace_back("all", "true");
+    if (with_comment) fields.emplace_back("comment", op.comment);
+    fields.emplace_back("moved", std::to_string(result.moved));
+    if (!op.all) fields.emplace_back("stream", op.stream);
+    fields.emplace_back("streams", std::to_string(result.streams));
+    if (!op.all) fields.emplace_back("version", std::to_string(result.version));
+    std::sort(fields.begin(), fields.end());
+    audit->data = Payload{};
+    audit->data.fields = std::move(fields);
+  };
+  Status s;
+  switch (op.kind) {
+    case ArchiveOp::Kind::kArchive: {
+      if (Archived(group, op.stream)) return Status::Err("stream '" + op.stream + "' is already archived");
+      if (s = move(Cf::kEvents, Cf::kArchive, U64Key(st->id)); !s.ok()) return s;
+      std::string record = "{\"archived_at\":\"" + FormatRfc3339Ms(NowMs()) + "\",\"comment\":";
+      AppendJsonString(&record, op.comment);
+      record += ",\"version\":" + std::to_string(result.version) + "}";
+      (void)batch.Put(cf(Cf::kArchived), op.stream, record);
+      group.archived[op.stream] = true;
+      describe("aggregate-archived", true);
+      break;
+    }
+    case ArchiveOp::Kind::kRestore: {
+      const bool archived = Archived(group, op.stream);
+      if (s = move(Cf::kArchive, Cf::kEvents, U64Key(st->id)); !s.ok()) return s;
+      if (!archived && result.moved == 0) return Status::Err("stream '" + op.stream + "' is not archived");
+      (void)batch.Delete(cf(Cf::kArchived), op.stream);
+      group.archived[op.stream] = false;
+      describe("aggregate-restored", true);
+      break;
+    }
+    case ArchiveOp::Kind::kEvents:
+      if (s = move(Cf::kEvents, Cf::kArchive, op.all ? std::string() : U64Key(st->id)); !s.ok()) return s;
+      describe("events-archived", false);
+      break;
+  }
+  if (req.archive_result) *req.archive_result = result;
+  return Status::Ok();
+}
+
+void StoreImpl::TakeAutoSnapshots(const std::vector<std::pair<std::string, uint64_t>>& due) {
+  for (const auto& [stream, version] : due) {
+    SnapshotInfo info;
+    if (Status s = StoreSnapshot(*this, stream, version, "automatic", &info); !s.ok()) {
+      std::fprintf(stderr, "eventful: automatic snapshot of %s at version %llu failed: %s\n", stream.c_str(),
+                   static_cast<unsigned long long>(version), s.ToWire().c_str());
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// EventsIterator
+
+EventsIterator::EventsIterator(rocksdb::DB* db, rocksdb::ReadOptions ro, rocksdb::ColumnFamilyHandle* events,
+                               rocksdb::ColumnFamilyHandle* archive)
+    : db_(db) {
+  if (ro.snapshot == nullptr) {
+    own_snapshot_ = db->GetSnapshot();
+    ro.snapshot = own_snapshot_;
+  }
+  a_.reset(db->NewIterator(ro, events));
+  b_.reset(db->NewIterator(ro, archive));
+}
+
+EventsIterator::~EventsIterator() {
+  a_.reset();
+  b_.reset();
+  if (own_snapshot_) db_->ReleaseSnapshot(own_snapshot_);
+}
+
+void EventsIterator::Pick() {
+  const bool a = a_->Valid(), b = b_->Valid();
+  if (a && b) {
+    const int c = a_->key().compare(b_->key());
+    current_ = (forward_ ? c <= 0 : c >= 0) ? a_.get() : b_.get();
+  } else {
+    current_ = a ? a_.get() : b ? b_.get() : nullptr;
+  }
+}
+
+void EventsIterator::Seek(const rocksdb::Slice& key) {
+  forward_ = true;
+  a_->Seek(key);
+  b_->Seek(key);
+  Pick();
+}
+
+void EventsIterator::SeekForPrev(const rocksdb::Slice& key) {
+  forward_ = false;
+  a_->SeekForPrev(key);
+  b_->SeekForPrev(key);
+  Pick();
+}
+
+void EventsIterator::SeekToFirst() {
+  forward_ = true;
+  a_->SeekToFirst();
+  b_->SeekToFirst();
+  Pick();
+}
+
+void EventsIterator::Next() {
+  current_->Next();
+  Pick();
+}
+
+void EventsIterator::Prev() {
+  current_->Prev();
+  Pick();
+}
+
+rocksdb::Status EventsIterator::status() const { return a_->status().ok() ? b_->status() : a_->status(); }
 
 // ---------------------------------------------------------------------------------------------
 // Facade

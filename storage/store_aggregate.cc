@@ -87,14 +87,14 @@ bool DecodeSnapshot(std::string_view json, SnapshotInfo* out, State* state, std:
 }
 
 // Folds the events (from, to] of a stream into `state`.
-Status Fold(Store& store, std::string_view stream, uint64_t from, uint64_t to, State* state) {
+Status Fold(StoreImpl& impl, std::string_view stream, uint64_t from, uint64_t to, State* state) {
   for (uint64_t after = from; after < to;) {
     ReadRequest r;
     r.stream = std::string(stream);
     r.version = after;
     r.limit = std::min<uint64_t>(kFoldPage, to - after);
     std::vector<EventRef> events;
-    if (Status s = store.Read(r, &events); !s.ok()) return s;
+    if (Status s = ReadStreamEvents(impl, r, &events); !s.ok()) return s;
     if (events.empty()) return Status::Err("storage corruption: stream '" + std::string(stream) + "' ends early");
     for (const auto& json : events) {
       Event e;
@@ -118,7 +118,8 @@ std::vector<std::pair<std::string, std::string>> Flat(const State& s) { return {
 
 }  // namespace
 
-Status Store::AggregateAt(std::string_view stream, std::optional<uint64_t> version, AggregateState* out) {
+Status ComputeAggregate(StoreImpl& impl, std::string_view stream, std::optional<uint64_t> version, AggregateState* out) {
+  StoreImpl* impl_ = &impl;
   *out = AggregateState{};
   std::optional<StreamState> st;
   if (Status s = impl_->LookupStream(stream, &st); !s.ok()) return s;
@@ -160,14 +161,16 @@ Status Store::AggregateAt(std::string_view stream, std::optional<uint64_t> versi
   }
   if (!it->status().ok()) return FromRocks(it->status(), "reading snapshots");
   if (!out->snapshot_version) state.clear();
-  if (Status s = Fold(*this, stream, from, at, &state); !s.ok()) return s;
+  if (Status s = Fold(impl, stream, from, at, &state); !s.ok()) return s;
   out->state = Flat(state);
   return Status::Ok();
 }
 
-Status Store::TakeSnapshot(std::string_view stream, std::string_view comment, SnapshotInfo* out) {
+Status StoreSnapshot(StoreImpl& impl, std::string_view stream, std::optional<uint64_t> version, std::string_view comment,
+                     SnapshotInfo* out) {
+  StoreImpl* impl_ = &impl;
   AggregateState a;
-  if (Status s = AggregateAt(stream, std::nullopt, &a); !s.ok()) return s;
+  if (Status s = ComputeAggregate(impl, stream, version, &a); !s.ok()) return s;
   std::optional<StreamState> st;
   if (Status s = impl_->LookupStream(stream, &st); !s.ok() || !st) return s.ok() ? Status::Err("no such stream") : s;
   const State state(a.state.begin(), a.state.end());
@@ -177,6 +180,14 @@ Status Store::TakeSnapshot(std::string_view stream, std::string_view comment, Sn
   return FromRocks(impl_->db()->Put(wo, impl_->cf(Cf::kSnapshots), S(EventKey(st->id, a.version)),
                                     EncodeSnapshot(a.version, a.root, comment, out->created_at, state)),
                    "writing a snapshot");
+}
+
+Status Store::AggregateAt(std::string_view stream, std::optional<uint64_t> version, AggregateState* out) {
+  return ComputeAggregate(*impl_, stream, version, out);
+}
+
+Status Store::TakeSnapshot(std::string_view stream, std::string_view comment, SnapshotInfo* out) {
+  return StoreSnapshot(*impl_, stream, std::nullopt, comment, out);
 }
 
 Status Store::ListSnapshots(std::string_view stream, std::vector<SnapshotInfo>* out) {

@@ -7,6 +7,7 @@
 #include <array>
 #include <condition_variable>
 #include <memory>
+#include <span>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
@@ -18,6 +19,7 @@
 #include "storage/column_families.h"
 #include "storage/event_cache.h"
 #include "storage/merkle.h"
+#include "storage/schema.h"
 #include "storage/store.h"
 #include "storage/token.h"
 #include "storage/ulid.h"
@@ -39,6 +41,45 @@ std::string MerkleKey(uint64_t tree, int level, uint64_t index);
 Status StreamRootAt(StoreImpl& impl, uint64_t stream_id, uint64_t size, Hash* out);
 // Maps a RocksDB failure to our Status, naming corruption explicitly.
 Status FromRocks(const rocksdb::Status& s, std::string_view what);
+
+// The events of the store in key order (stream id, version), wherever they are kept: the events
+// and the archive column families merged, read at one snapshot (an archival move between the two
+// iterators could otherwise show an event twice or not at all). Keys never repeat across the two
+// (a move deletes in one and puts in the other in one write). One direction per seek.
+class EventsIterator {
+ public:
+  EventsIterator(rocksdb::DB* db, rocksdb::ReadOptions ro, rocksdb::ColumnFamilyHandle* events,
+                 rocksdb::ColumnFamilyHandle* archive);
+  ~EventsIterator();
+  EventsIterator(const EventsIterator&) = delete;
+  EventsIterator& operator=(const EventsIterator&) = delete;
+
+  void Seek(const rocksdb::Slice& key);
+  void SeekForPrev(const rocksdb::Slice& key);
+  void SeekToFirst();
+  void Next();
+  void Prev();
+  bool Valid() const { return current_ != nullptr; }
+  rocksdb::Slice key() const { return current_->key(); }
+  rocksdb::Slice value() const { return current_->value(); }
+  rocksdb::Status status() const;
+
+ private:
+  void Pick();
+  rocksdb::DB* db_;
+  const rocksdb::Snapshot* own_snapshot_ = nullptr;
+  std::unique_ptr<rocksdb::Iterator> a_, b_;
+  rocksdb::Iterator* current_ = nullptr;
+  bool forward_ = true;
+};
+
+// A stream's events (from, to] read in pages (GET): the cache, then both column families.
+Status ReadStreamEvents(StoreImpl& impl, const ReadRequest& request, std::vector<EventRef>* out);
+// AGGREGATE:GET (store_aggregate.cc), and the snapshot the committer takes after an ADD that crosses
+// a multiple of the schema's snapshot_threshold.
+Status ComputeAggregate(StoreImpl& impl, std::string_view stream, std::optional<uint64_t> version, AggregateState* out);
+Status StoreSnapshot(StoreImpl& impl, std::string_view stream, std::optional<uint64_t> version, std::string_view comment,
+                     SnapshotInfo* out);
 
 class StoreImpl {
  public:
@@ -71,6 +112,10 @@ class StoreImpl {
   CommitStats stats_;  // guarded by state_mu_
   TokenTable tokens_;  // guarded by state_mu_ (written only by the committer)
   uint64_t token_generation_ = 0;  // guarded by state_mu_; bumps with every control change
+  // Schemas (live, staged, version): replaced, never changed in place; guarded by state_mu_
+  // (written only by the committer, which may read them without the lock).
+  std::shared_ptr<const SchemaRegistry> schemas_ = std::make_shared<SchemaRegistry>();
+  std::unordered_set<std::string> archived_;  // archived (locked) streams; like schemas_
 
  private:
   struct Job {
@@ -80,7 +125,10 @@ class StoreImpl {
   struct Group;  // one group commit's staging area (store.cc)
 
   void CommitterLoop();
-  void CommitGroup(std::vector<Job>& jobs);
+  void CommitGroup(std::span<Job> jobs);
+  Status StageArchive(Group& group, const AppendRequest& req, EventInput* audit);
+  bool Archived(const Group& group, const std::string& stream) const;
+  void TakeAutoSnapshots(const std::vector<std::pair<std::string, uint64_t>>& due);
   Status StageJob(Group& group, const AppendRequest& req, std::vector<EventRef>* events, bool* wrote);
   Status CheckReplay(Group& group, const AppendRequest& req, bool* replay, std::vector<EventRef>* events);
   Status StreamFor(Group& group, std::string_view name, StreamState** out);

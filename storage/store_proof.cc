@@ -57,7 +57,8 @@ class StreamTreeReader : public TreeReaderBase {
       }
       return Status::Ok();
     }
-    std::unique_ptr<rocksdb::Iterator> it(impl_.db()->NewIterator(rocksdb::ReadOptions(), impl_.cf(Cf::kEvents)));
+    auto it = std::make_unique<EventsIterator>(impl_.db(), rocksdb::ReadOptions(), impl_.cf(Cf::kEvents),
+                                               impl_.cf(Cf::kArchive));
     uint64_t i = 0;
     for (it->Seek(S(EventKey(tree_, start + 1))); it->Valid() && i < count; it->Next(), ++i) {
       if (it->key() != S(EventKey(tree_, start + 1 + i))) break;

@@ -36,10 +36,10 @@ bool MatchesFilter(const LogFilter& f, const Event& e) {
 
 }  // namespace
 
-Status Store::Read(const ReadRequest& req, std::vector<EventRef>* out) {
+Status ReadStreamEvents(StoreImpl& impl, const ReadRequest& req, std::vector<EventRef>* out) {
   out->clear();
   std::optional<StreamState> st;
-  Status s = impl_->LookupStream(req.stream, &st);
+  Status s = impl.LookupStream(req.stream, &st);
   if (!s.ok() || !st) return s;
   const uint64_t current = st->frontier.size;
   uint64_t first = 0, n = 0;
@@ -56,11 +56,10 @@ Status Store::Read(const ReadRequest& req, std::vector<EventRef>* out) {
     n = std::min(req.limit, before - 1);
     step = -1;
   }
-  if (impl_->cache_.FindRange(st->id, first, n, step, out)) return Status::Ok();
+  if (impl.cache_.FindRange(st->id, first, n, step, out)) return Status::Ok();
 
   out->clear();
-  rocksdb::ReadOptions ro;
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db()->NewIterator(ro, impl_->cf(Cf::kEvents)));
+  auto it = std::make_unique<EventsIterator>(impl.db(), rocksdb::ReadOptions(), impl.cf(Cf::kEvents), impl.cf(Cf::kArchive));
   const std::string start = EventKey(st->id, first);
   if (step > 0) {
     it->Seek(S(start));
@@ -83,6 +82,8 @@ Status Store::Read(const ReadRequest& req, std::vector<EventRef>* out) {
   }
   return Status::Ok();
 }
+
+Status Store::Read(const ReadRequest& req, std::vector<EventRef>* out) { return ReadStreamEvents(*impl_, req, out); }
 
 Status Store::ReadAll(uint64_t after, uint64_t limit, const LogFilter& filter, std::vector<EventRef>* out) {
   out->clear();

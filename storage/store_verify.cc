@@ -136,7 +136,7 @@ Status VerifyStreamAt(StoreImpl& impl, const rocksdb::ReadOptions& ro, std::stri
   r->stream = std::string(name);
   r->version = recorded.frontier.size;
   TreeChecker tree(impl, ro, recorded.id);
-  std::unique_ptr<rocksdb::Iterator> it(impl.db()->NewIterator(ro, impl.cf(Cf::kEvents)));
+  auto it = std::make_unique<EventsIterator>(impl.db(), ro, impl.cf(Cf::kEvents), impl.cf(Cf::kArchive));
   const std::string prefix = U64Key(recorded.id);
   auto fail = [&](uint64_t version, std::string reason) {
     r->ok = false;
@@ -229,7 +229,7 @@ class StoreVerifier {
 
   // Pass 1: events in (stream id, version) order.
   Status EventsPass() {
-    std::unique_ptr<rocksdb::Iterator> it(impl_.db()->NewIterator(ro_, impl_.cf(Cf::kEvents)));
+    auto it = std::make_unique<EventsIterator>(impl_.db(), ro_, impl_.cf(Cf::kEvents), impl_.cf(Cf::kArchive));
     std::unique_ptr<TreeChecker> tree;
     uint64_t stream_id = 0, expect = 0;
     std::string name;

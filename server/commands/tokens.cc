@@ -162,7 +162,8 @@ void Generate(CommandContext& ctx) {
   const Identity identity = ctx.session.identity;
   const std::optional<Permissions> requested = r.permissions;
   const uint64_t expiration = r.expiration.value_or(0);
-  Submit(ctx, [t, secret, reply, identity, requested, expiration](StagedTokens& tokens, EventInput* audit) mutable -> Status {
+  Submit(ctx, [t, secret, reply, identity, requested, expiration](storage::ControlContext& ctx, EventInput* audit) mutable -> Status {
+    StagedTokens& tokens = ctx.tokens;
     Caller caller;
     if (Status s = ResolveCaller(identity, tokens, &caller); !s.ok()) return s;
     t.created_at_ms = tokens.now_ms;
@@ -220,7 +221,8 @@ void Revoke(CommandContext& ctx) {
   auto reply = std::make_shared<std::string>();
   const Identity identity = ctx.session.identity;
   const Authenticator* auth = ctx.server.auth;
-  Submit(ctx, [r, reply, identity, auth](StagedTokens& tokens, EventInput* audit) -> Status {
+  Submit(ctx, [r, reply, identity, auth](storage::ControlContext& ctx, EventInput* audit) -> Status {
+    StagedTokens& tokens = ctx.tokens;
     Caller caller;
     TokenRecord target;
     if (Status s = CallerAndTarget(identity, r, tokens, *auth, &caller, &target); !s.ok()) return s;
@@ -264,7 +266,8 @@ void Update(CommandContext& ctx) {
   auto reply = std::make_shared<std::string>();
   const Identity identity = ctx.session.identity;
   const Authenticator* auth = ctx.server.auth;
-  Submit(ctx, [r, reply, identity, auth](StagedTokens& tokens, EventInput* audit) -> Status {
+  Submit(ctx, [r, reply, identity, auth](storage::ControlContext& ctx, EventInput* audit) -> Status {
+    StagedTokens& tokens = ctx.tokens;
     Caller caller;
     if (Status s = ResolveCaller(identity, tokens, &caller); !s.ok()) return s;
     if (!caller.admin) return Status::NoPerm("changing an auth key needs admin rights");
@@ -296,7 +299,8 @@ void Refresh(CommandContext& ctx) {
   auto reply = std::make_shared<std::string>();
   const Identity identity = ctx.session.identity;
   const Authenticator* auth = ctx.server.auth;
-  Submit(ctx, [r, reply, identity, auth](StagedTokens& tokens, EventInput* audit) -> Status {
+  Submit(ctx, [r, reply, identity, auth](storage::ControlContext& ctx, EventInput* audit) -> Status {
+    StagedTokens& tokens = ctx.tokens;
     Caller caller;
     TokenRecord target;
     if (Status s = CallerAndTarget(identity, r, tokens, *auth, &caller, &target); !s.ok()) return s;
