@@ -16,6 +16,23 @@ const CommandTable* g_table = nullptr;
 
 }  // namespace
 
+void SubmitControl(CommandContext& ctx, storage::AppendRequest request, std::function<std::string()> make_reply) {
+  request.actor = ctx.session.identity.actor;
+  request.client = ctx.session.client_id;
+  DeferredReply reply = ctx.defer();
+  ctx.server.store->Append(std::move(request), [reply, make_reply = std::move(make_reply)](
+                                                   Status s, std::vector<storage::EventRef>) {
+    std::string json = s.ok() ? make_reply() : std::string();
+    reply([s = std::move(s), json = std::move(json)](protocol::ReplyWriter& out) {
+      if (!s.ok()) {
+        out.Error(s.ToWire());
+      } else {
+        out.Bulk(json);
+      }
+    });
+  });
+}
+
 void CommandTable::Register(CommandSpec spec) {
   index_[std::string(spec.name)] = specs_.size();
   specs_.push_back(spec);

@@ -91,12 +91,18 @@ Status CheckWrite(const Identity& identity, std::string_view stream);
 // The GETALL / AGGREGATE:LIST visibility filter of an identity; null when it may read everything.
 std::function<bool(std::string_view)> ReadableFilter(const Identity& identity);
 
+// Sends a control request (AppendRequest with `control` or `archive`; actor and client are set
+// here) to the store's committer, and replies with make_reply() once it is durable, or the error.
+// make_reply runs after the commit, so it may read what the change filled in.
+void SubmitControl(CommandContext& ctx, storage::AppendRequest request, std::function<std::string()> make_reply);
+
 // Each command family registers itself from one place (server.cc).
 void RegisterHousekeepingCommands(CommandTable& table);
 void RegisterEventCommands(CommandTable& table);
 void RegisterIntegrityCommands(CommandTable& table);
 void RegisterTokenCommands(CommandTable& table);
 void RegisterAggregateCommands(CommandTable& table);
+void RegisterSchemaCommands(CommandTable& table);
 
 // The table COMMAND reports; set once at start-up before any connection.
 const CommandTable& GlobalCommandTable();

@@ -528,6 +528,16 @@ Status ParseListRequest(std::string_view json, ListRequest* out) {
     }
     if (key == "after") return GetString(v, key, &out->after);
     if (key == "limit") return GetPageLimit(v, kDefaultListLimit, &out->limit);
+    if (key == "type") {
+      std::string type;
+      if (Status ts = GetString(v, key, &type); !ts.ok()) return ts;
+      std::string why;
+      if (type.find('.') != std::string::npos || storage::IsSystemStream(type) || !storage::ValidStreamName(type, &why)) {
+        return Status::Invalid("'type' must be an aggregate type (one stream-name token)");
+      }
+      out->type = std::move(type);
+      return Status::Ok();
+    }
     return Status::Err("unknown key " + Quote(key));
   });
 }
@@ -737,6 +747,33 @@ Status ParseAggregateRequest(std::string_view json, std::initializer_list<std::s
   if (!s.ok()) return s;
   if (!has_stream) return Status::Err("missing 'stream'");
   return Status::Ok();
+}
+
+Status ParseControlRequest(std::string_view json, std::initializer_list<std::string_view> allowed, ControlRequest* out) {
+  *out = ControlRequest{};
+  if (json.empty()) return Status::Ok();
+  return ForEachTopField(json, [&](const std::string& key, od::value v) -> Status {
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) return Status::Err("unknown key " + Quote(key));
+    if (key == "stream") {
+      std::string name;
+      Status s = GetString(v, key, &name);
+      if (s.ok()) s = CheckStream(name);
+      if (s.ok()) out->stream = std::move(name);
+      return s;
+    }
+    if (key == "aggregate") {
+      std::string name;
+      Status s = GetString(v, key, &name);
+      if (s.ok()) out->aggregate = std::move(name);
+      return s;
+    }
+    std::optional<bool>* target = key == "all" ? &out->all : key == "dry_run" ? &out->dry_run
+                                  : key == "apply" ? &out->apply : &out->discard;
+    bool b = false;
+    Status s = GetBool(v, key, &b);
+    if (s.ok()) *target = b;
+    return s;
+  });
 }
 
 }  // namespace eventful::server

@@ -46,6 +46,7 @@ Status ParseEventGetRequest(std::string_view json, EventGetRequest* out);
 
 struct ListRequest {
   std::optional<storage::Pattern> pattern;
+  std::optional<std::string> type;  // a category (aggregate type)
   std::string after;
   uint64_t limit = kDefaultListLimit;
 };
@@ -91,5 +92,13 @@ struct ConsistencyRequest {
   std::optional<uint64_t> to;
 };
 Status ParseConsistencyRequest(std::string_view json, ConsistencyRequest* out);
+
+// EVENT:ARCHIVE {"stream"} | {"all":true}, SCHEMA:SHOW {"aggregate"?}, SCHEMA:MIGRATE
+// {"dry_run"?,"apply"?,"discard"?}: each command names the keys it accepts. `json` empty = none.
+struct ControlRequest {
+  std::optional<std::string> stream, aggregate;
+  std::optional<bool> all, dry_run, apply, discard;
+};
+Status ParseControlRequest(std::string_view json, std::initializer_list<std::string_view> allowed, ControlRequest* out);
 
 }  // namespace eventful::server

@@ -58,6 +58,7 @@ int RunServer(const ServerConfig& config) {
   RegisterEventCommands(table);
   RegisterIntegrityCommands(table);
   RegisterTokenCommands(table);
+  RegisterSchemaCommands(table);
   RegisterAggregateCommands(table);
   SetGlobalCommandTable(&table);
 

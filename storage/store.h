@@ -29,6 +29,7 @@
 #include "storage/encryption.h"
 #include "storage/hash.h"
 #include "storage/names.h"
+#include "storage/schema.h"
 #include "storage/status.h"
 #include "storage/token.h"
 
@@ -69,6 +70,11 @@ struct StreamSummary {
   std::string stream;
   uint64_t version = 0;
   std::string root;  // hex
+  // AGGREGATE:LIST's state summary
+  std::string created_at, updated_at;        // added_at of the first and the last event
+  std::optional<uint64_t> snapshot_version;  // the newest stored snapshot
+  bool archived = false;
+  bool locked = false;  // archived, or its aggregate type is locked
 };
 
 struct StreamVerifyReport {
@@ -203,6 +209,12 @@ class Store {
   Status TakeSnapshot(std::string_view stream, std::string_view comment, SnapshotInfo* out);
   // AGGREGATE:SNAPSHOTS: the stream's snapshots, oldest first (their states left empty).
   Status ListSnapshots(std::string_view stream, std::vector<SnapshotInfo>* out);
+
+  // The schemas in force, the staged changes and the schema version (schema.h), as committed.
+  // Changes go through Append (control).
+  std::shared_ptr<const SchemaRegistry> Schemas() const;
+  // Whether AGGREGATE:ARCHIVE has archived (and locked) the stream.
+  bool IsArchived(std::string_view stream) const;
 
   uint64_t EventCount() const;
   uint64_t StreamCount() const;

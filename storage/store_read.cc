@@ -34,6 +34,33 @@ bool MatchesFilter(const LogFilter& f, const Event& e) {
   return true;
 }
 
+// AGGREGATE:LIST's summary of a stream: two point reads (first and last event), one seek for the
+// newest snapshot.
+Status Summarize(StoreImpl& impl, const StreamState& st, StreamSummary* out) {
+  for (uint64_t version : {uint64_t{1}, st.frontier.size}) {
+    EventRef ev;
+    if (Status s = impl.LoadEvent(st.id, version, &ev); !s.ok()) return s;
+    Event e;
+    std::string why;
+    if (!ev || !ParseEventJson(*ev, &e, &why)) {
+      return Status::Err("storage corruption: stream '" + out->stream + "' has no readable event at version " +
+                         std::to_string(version));
+    }
+    (version == 1 ? out->created_at : out->updated_at) = e.added_at;
+  }
+  std::unique_ptr<rocksdb::Iterator> it(impl.db()->NewIterator(rocksdb::ReadOptions(), impl.cf(Cf::kSnapshots)));
+  it->SeekForPrev(S(EventKey(st.id, UINT64_MAX)));
+  if (it->Valid() && it->key().size() == 16 && GetU64BE(std::string_view(it->key().data(), 8)) == st.id) {
+    out->snapshot_version = GetU64BE(std::string_view(it->key().data() + 8, 8));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading snapshots");
+  std::shared_lock lock(impl.state_mu_);
+  out->archived = impl.archived_.count(out->stream) > 0;
+  auto schema = impl.schemas_->live.find(std::string(Category(out->stream)));
+  out->locked = out->archived || (schema != impl.schemas_->live.end() && schema->second.locked);
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status ReadStreamEvents(StoreImpl& impl, const ReadRequest& req, std::vector<EventRef>* out) {
@@ -157,10 +184,25 @@ Status Store::ListStreams(const std::optional<Pattern>& pattern, std::string_vie
     if (!DecodeStreamState(std::string_view(it->value().data(), it->value().size()), &st)) {
       return Status::Err("storage corruption: bad record for stream '" + std::string(name) + "'");
     }
-    out->push_back({std::string(name), st.frontier.size, ToHex(st.frontier.Root())});
+    StreamSummary summary;
+    summary.stream = std::string(name);
+    summary.version = st.frontier.size;
+    summary.root = ToHex(st.frontier.Root());
+    if (Status s = Summarize(*impl_, st, &summary); !s.ok()) return s;
+    out->push_back(std::move(summary));
   }
   if (!it->status().ok()) return FromRocks(it->status(), "listing streams");
   return Status::Ok();
+}
+
+std::shared_ptr<const SchemaRegistry> Store::Schemas() const {
+  std::shared_lock lock(impl_->state_mu_);
+  return impl_->schemas_;
+}
+
+bool Store::IsArchived(std::string_view stream) const {
+  std::shared_lock lock(impl_->state_mu_);
+  return impl_->archived_.count(std::string(stream)) > 0;
 }
 
 uint64_t Store::EventCount() const {

@@ -110,8 +110,13 @@ void AggregateList(CommandContext& ctx) {
   Status s = ParseListRequest(OptionalArg(ctx), &request);
   std::vector<storage::StreamSummary> streams;
   if (s.ok()) {
-    s = ctx.server.store->ListStreams(request.pattern, request.after, request.limit, &streams,
-                                      ReadableFilter(ctx.session.identity));
+    std::function<bool(std::string_view)> visible = ReadableFilter(ctx.session.identity);
+    if (request.type) {
+      visible = [type = *request.type, readable = std::move(visible)](std::string_view stream) {
+        return storage::Category(stream) == type && (!readable || readable(stream));
+      };
+    }
+    s = ctx.server.store->ListStreams(request.pattern, request.after, request.limit, &streams, visible);
   }
   if (!s.ok()) {
     ctx.out.Error(s.ToWire());
@@ -123,7 +128,11 @@ void AggregateList(CommandContext& ctx) {
     json.clear();
     json += "{\"stream\":";
     storage::AppendJsonString(&json, st.stream);
-    json += ",\"version\":" + std::to_string(st.version) + ",\"root\":\"" + st.root + "\"}";
+    json += ",\"version\":" + std::to_string(st.version) + ",\"root\":\"" + st.root + "\",\"type\":";
+    storage::AppendJsonString(&json, storage::Category(st.stream));
+    json += ",\"created_at\":\"" + st.created_at + "\",\"updated_at\":\"" + st.updated_at +
+            "\",\"snapshot_version\":" + (st.snapshot_version ? std::to_string(*st.snapshot_version) : "null") +
+            ",\"archived\":" + (st.archived ? "true" : "false") + ",\"locked\":" + (st.locked ? "true" : "false") + "}";
     ctx.out.Bulk(json);
   }
 }

@@ -103,19 +103,8 @@ Status CallerAndTarget(const Identity& identity, const TokenRequest& r, const St
 // Sends a control change to the store and replies with *reply once it is durable.
 void Submit(CommandContext& ctx, storage::ControlChange change, std::shared_ptr<std::string> reply_json) {
   storage::AppendRequest request;
-  request.actor = ctx.session.identity.actor;
-  request.client = ctx.session.client_id;
   request.control = std::move(change);
-  DeferredReply reply = ctx.defer();
-  ctx.server.store->Append(std::move(request), [reply, reply_json](Status s, std::vector<storage::EventRef>) {
-    reply([s = std::move(s), reply_json](protocol::ReplyWriter& out) {
-      if (!s.ok()) {
-        out.Error(s.ToWire());
-      } else {
-        out.Bulk(*reply_json);
-      }
-    });
-  });
+  SubmitControl(ctx, std::move(request), [reply_json] { return *reply_json; });
 }
 
 void ReplyError(CommandContext& ctx, const Status& s) { ctx.out.Error(s.ToWire()); }
