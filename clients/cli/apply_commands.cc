@@ -29,7 +29,7 @@ int ListStaged(const AggregateApplyOptions& o) {
     std::printf("nothing staged\n");
     return 0;
   }
-  std::printf("%s staged in %s (send them with `eventful aggregate:commit`):\n", EventsText(staged.size()).c_str(),
+  std::printf("%s staged in %s (send with `eventful aggregate:commit`):\n", EventsText(staged.size()).c_str(),
               file.path().c_str());
   for (const StagedEvent& e : staged) {
     std::printf("  %s %s %s\n", e.stream.c_str(), e.type.c_str(), e.data_json.c_str());
