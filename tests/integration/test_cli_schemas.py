@@ -366,6 +366,7 @@ def test_aggregate_archive_locks_the_stream_and_restore_unlocks_it(cli):
 
     assert server_error(cli("aggregate:archive", "ledger.none"), "ERR", "no such stream")
     assert server_error(cli("aggregate:restore", "ledger.none"), "ERR", "no such stream")
+    assert server_error(cli("aggregate:archive", "$audit"), "NOPERM")
     assert usage(cli("aggregate:archive"))
 
 
