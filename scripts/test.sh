@@ -31,7 +31,7 @@ status=0
 if [ "$FUZZ_SECONDS" != 0 ]; then
   CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DEVENTFUL_FUZZ=ON -DEVENTFUL_FUZZ_SECONDS="$FUZZ_SECONDS" > /dev/null
-  cmake --build build-fuzz -j "$JOBS" --target resp_parser_fuzz add_request_fuzz
+  cmake --build build-fuzz -j "$JOBS" --target resp_parser_fuzz add_request_fuzz schema_change_fuzz
   (cd build-fuzz && ctest --output-on-failure -j "$JOBS" -R '^fuzz') || status=1
 fi
 

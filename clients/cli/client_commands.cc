@@ -2,7 +2,6 @@
 // reply — raw JSON lines with --json, otherwise a human rendering (parsed with simdjson).
 #include <algorithm>
 #include <cstdio>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,6 +9,7 @@
 
 #include "clients/cli/commands.h"
 #include "clients/cli/connection.h"
+#include "clients/cli/event_arguments.h"
 #include "clients/cli/replies.h"
 #include "storage/json_text.h"
 
@@ -25,51 +25,6 @@ constexpr int64_t kMaxPage = 10000;
 std::string EventLine(dom::object e) {
   return "v" + Field(e, "version") + " " + Field(e, "type") + " " + JsonField(e, "data") + " (" +
          Field(e, "added_at") + ", " + Field(e, "actor") + ")";
-}
-
-// Splits event:add's extra arguments into the event type and the data fields.
-bool ParseEventArguments(const std::vector<std::string>& extras, std::string* type,
-                         std::map<std::string, std::string>* fields, std::vector<std::string>* order) {
-  bool have_type = false;
-  for (size_t i = 0; i < extras.size(); ++i) {
-    const std::string& a = extras[i];
-    if (a.size() > 2 && a.compare(0, 2, "--") == 0) {
-      std::string name = a.substr(2);
-      std::string value;
-      if (auto eq = name.find('='); eq != std::string::npos) {
-        value = name.substr(eq + 1);
-        name.resize(eq);
-      } else if (i + 1 < extras.size() && extras[i + 1].compare(0, 2, "--") != 0) {
-        value = extras[++i];
-      } else {
-        Fail("field --" + name + " needs a value (--" + name + "=VALUE)");
-        return false;
-      }
-      if (name.empty()) {
-        Fail("a field needs a name (--NAME=VALUE), got '" + a + "'");
-        return false;
-      }
-      if (!fields->emplace(name, value).second) {
-        Fail("field '" + name + "' given twice");
-        return false;
-      }
-      order->push_back(name);
-    } else if (a.size() > 1 && a[0] == '-') {
-      Fail("unknown option '" + a + "' (data fields are written --NAME=VALUE)");
-      return false;
-    } else if (have_type) {
-      Fail("unexpected argument '" + a + "': event:add takes one event type");
-      return false;
-    } else {
-      *type = a;
-      have_type = true;
-    }
-  }
-  if (!have_type || type->empty()) {
-    Fail("event:add needs the event type: eventful event:add TYPE --stream=STREAM [--FIELD=VALUE ...]");
-    return false;
-  }
-  return true;
 }
 
 bool ExpectedVersionJson(const std::string& v, std::string* out) {
@@ -88,10 +43,8 @@ bool ExpectedVersionJson(const std::string& v, std::string* out) {
 }  // namespace
 
 int RunEventAdd(const EventAddOptions& o) {
-  std::string type;
-  std::map<std::string, std::string> fields;
-  std::vector<std::string> order;
-  if (!ParseEventArguments(o.extras, &type, &fields, &order)) return 1;
+  EventArguments event;
+  if (!ParseEventArguments("event:add", o.extras, &event)) return 1;
 
   std::string request = "{\"stream\":" + JsonString(o.stream);
   if (o.expected_version) {
@@ -103,22 +56,13 @@ int RunEventAdd(const EventAddOptions& o) {
   }
   request += ",\"events\":[{";
   if (o.id) request += "\"id\":" + JsonString(*o.id) + ",";
-  request += "\"type\":" + JsonString(type) + ",\"data\":{";
-  for (size_t i = 0; i < order.size(); ++i) {
-    if (i > 0) request += ',';
-    request += JsonString(order[i]) + ":" + JsonString(fields[order[i]]);
-  }
-  request += "}}]}";
+  request += "\"type\":" + JsonString(event.type) + ",\"data\":" + DataJson(event) + "}]}";
 
   Connection c;
   if (!c.Open(o.connection)) return 1;
   Reply reply = Send(c, {"ADD", request});
   if (reply == nullptr) return 1;
-  return PrintObjects(reply.get(), o.connection.json, [](dom::object event) {
-    std::printf("added %s v%s %s (id %s, position %s)\n", Field(event, "stream").c_str(),
-                Field(event, "version").c_str(), Field(event, "type").c_str(),
-                Field(event, "id").c_str(), Field(event, "position").c_str());
-  });
+  return PrintObjects(reply.get(), o.connection.json, PrintAdded);
 }
 
 int RunReplay(const ReplayOptions& o) {

@@ -23,6 +23,9 @@ struct ConfigOptions {
   std::optional<std::string> bind;
   std::optional<int> io_threads;
   bool generate = false;
+  // --strict-schemas / --no-strict-schemas: set [server] strict_schemas (neither: keep it).
+  bool strict_schemas = false;
+  bool no_strict_schemas = false;
   // --rotate-dek: re-encrypt the (stopped) store from --dek to --new-dek (rotate_dek.cc).
   bool rotate_dek = false;
   std::optional<std::string> new_dek;
@@ -223,5 +226,96 @@ struct TokenAuthOptions {
   bool logout = false;
 };
 int RunTokenAuth(const TokenAuthOptions& options);
+
+// ---- schemas, migrations and archival (schema_commands.cc) ----
+// Each subcommand sends the command of the same name (SCHEMA:CREATE for schema:create, …;
+// SCHEMA:MIGRATE for migrate) with one JSON argument built from its flags; docs/protocol.md
+// "Schemas" and "Archival". Exit codes: 0 success, 1 error (the server's error is printed as
+// "error: <CODE message>").
+
+struct SchemaCreateOptions {
+  ConnectionOptions connection;
+  std::optional<std::string> aggregate;
+  std::vector<std::string> events;  // --event TYPE=field1,field2 (TYPE or TYPE= : no fields)
+  std::optional<uint64_t> snapshot_threshold;
+  bool lock = false;                    // "locked": true
+  std::vector<std::string> lock_fields; // "locked_fields"
+  // --file: a schema document or an export ({"schemas":[…]}) sent as it is; "-" = stdin. Excludes
+  // every other flag and the aggregate.
+  std::optional<std::string> file;
+};
+int RunSchemaCreate(const SchemaCreateOptions& options);
+
+struct SchemaAlterOptions {
+  ConnectionOptions connection;
+  std::string aggregate;
+  bool lock = false;
+  bool unlock = false;
+  std::optional<std::string> field;
+  std::optional<std::string> event;
+  std::vector<std::string> add;     // comma-separated field lists, repeatable
+  std::vector<std::string> remove;
+  std::optional<uint64_t> snapshot_threshold;
+};
+int RunSchemaAlter(const SchemaAlterOptions& options);
+
+struct SchemaRemoveOptions {
+  ConnectionOptions connection;
+  std::string aggregate;
+  std::optional<std::string> event;  // one event type; none: the whole schema
+};
+int RunSchemaRemove(const SchemaRemoveOptions& options);
+
+int RunSchemaList(const ConnectionOptions& connection);
+
+// With an aggregate: its live and pending schema. Without: the export document, always printed as
+// raw JSON, so that `schema:show > f.json` and `schema:create --file f.json` round-trip.
+struct SchemaShowOptions {
+  ConnectionOptions connection;
+  std::optional<std::string> aggregate;
+};
+int RunSchemaShow(const SchemaShowOptions& options);
+
+// At most one flag; none = --dry-run.
+struct MigrateOptions {
+  ConnectionOptions connection;
+  bool dry_run = false;
+  bool apply = false;
+  bool discard = false;
+};
+int RunMigrate(const MigrateOptions& options);
+
+struct ArchiveOptions {
+  ConnectionOptions connection;
+  std::string stream;
+  std::optional<std::string> comment;
+};
+int RunAggregateArchive(const ArchiveOptions& options);  // → AGGREGATE:ARCHIVE
+int RunAggregateRestore(const ArchiveOptions& options);  // → AGGREGATE:RESTORE
+
+// Exactly one of a stream or --all.
+struct EventArchiveOptions {
+  ConnectionOptions connection;
+  std::optional<std::string> stream;
+  bool all = false;
+};
+int RunEventArchive(const EventArchiveOptions& options);
+
+// ---- staged events (apply_commands.cc, staging.h): aggregate:apply stages locally, like
+// `git add`; aggregate:commit sends everything staged in one atomic multi-stream ADD ----
+
+struct AggregateApplyOptions {
+  std::optional<std::string> stream;
+  bool list = false;   // print what is staged
+  bool clear = false;  // empty the staging file
+  bool json = false;   // --list: the staged lines as they are
+  // As in event:add: the event type and the data fields (--NAME=VALUE or --NAME VALUE).
+  std::vector<std::string> extras;
+};
+int RunAggregateApply(const AggregateApplyOptions& options);
+
+// Sends every staged event in one ADD; on success prints the stored events and empties the
+// staging file, on any error leaves it as it was.
+int RunAggregateCommit(const ConnectionOptions& connection);
 
 }  // namespace eventful::cli

@@ -69,6 +69,10 @@ int RunConfig(const ConfigOptions& o) {
     config.memory_threshold = *o.memory_threshold;
   }
 
+  if (o.strict_schemas && o.no_strict_schemas) return Fail("give --strict-schemas or --no-strict-schemas, not both");
+  if (o.strict_schemas) config.strict_schemas = true;
+  if (o.no_strict_schemas) config.strict_schemas = false;
+
   std::string generated_master_key;
   std::string generated_dek;
 

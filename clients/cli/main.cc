@@ -73,6 +73,8 @@ void AddStart(CLI::App* cmd, StartOptions* s) {
   cmd->add_option("--tls-auth-clients", s->tls_auth_clients, "Mutual TLS: yes (the default when given), no, optional")
       ->expected(0, 1);
   cmd->add_flag("--tls-only", l.tls.tls_only, "No plain-text port: TLS only");
+  cmd->add_flag("--strict-schemas", l.strict_schemas,
+                "Reject ADD to a category without a schema (default: config.toml's strict_schemas)");
 }
 
 // --tls-auth-clients' value (CLI11 leaves it as text) into the launch options.
@@ -108,6 +110,10 @@ int main(int argc, char** argv) {
   config_cmd->add_option("--io-threads", config.io_threads, "I/O threads")->check(CLI::Range(1, 1024));
   config_cmd->add_flag("--generate", config.generate,
                        "Generate the master key and/or DEK not given (printed once, never stored)");
+  config_cmd->add_flag("--strict-schemas", config.strict_schemas,
+                       "Reject ADD to a category without a schema (strict_schemas = true)");
+  config_cmd->add_flag("--no-strict-schemas", config.no_strict_schemas,
+                       "Accept ADD to categories without a schema (strict_schemas = false, the default)");
 
   StartOptions start;
   start.launch.data_dir = kDefaultDataDir;
@@ -290,6 +296,109 @@ int main(int argc, char** argv) {
   token_auth_cmd->add_flag("--logout", token_auth.logout, "Remove the session file");
   AddConnection(token_auth_cmd, &token_auth.connection);
 
+  // ---- schemas and migrations: SCHEMA:* (changes are staged until `migrate --apply`) ----
+  SchemaCreateOptions schema_create;
+  CLI::App* schema_create_cmd = AddCommand(
+      app, "schema:create",
+      "Stage a new schema: schema:create AGGREGATE --event TYPE=FIELD,FIELD ... (or --file=FILE: a schema or export)");
+  schema_create_cmd->add_option("aggregate", schema_create.aggregate, "Aggregate type (stream category), e.g. patient");
+  schema_create_cmd->add_option("--event", schema_create.events,
+                                "Event type and its fields: TYPE=FIELD,FIELD (TYPE or TYPE= : no fields; repeatable)")
+      ->allow_extra_args(false);
+  schema_create_cmd->add_option("--snapshot-threshold", schema_create.snapshot_threshold,
+                                "Store a snapshot every N events of a stream (0 = never)");
+  schema_create_cmd->add_flag("--lock", schema_create.lock, "Create the aggregate type locked (no ADD)");
+  schema_create_cmd->add_option("--lock-field", schema_create.lock_fields, "Locked field (repeatable)")
+      ->allow_extra_args(false);
+  schema_create_cmd->add_option("--file", schema_create.file,
+                                "Send this JSON document as it is (a schema, or the export of `schema:show`); - = stdin");
+  AddConnection(schema_create_cmd, &schema_create.connection);
+
+  SchemaAlterOptions schema_alter;
+  CLI::App* schema_alter_cmd = AddCommand(app, "schema:alter", "Stage a change of a schema");
+  schema_alter_cmd->add_option("aggregate", schema_alter.aggregate, "Aggregate type")->required();
+  schema_alter_cmd->add_flag("--lock", schema_alter.lock, "Lock the aggregate type (or, with --field, the field)");
+  schema_alter_cmd->add_flag("--unlock", schema_alter.unlock, "Unlock the aggregate type (or, with --field, the field)");
+  schema_alter_cmd->add_option("--field", schema_alter.field, "With --lock/--unlock: the field, in every event type");
+  schema_alter_cmd->add_option("--event", schema_alter.event, "With --add/--remove: the event type (--add creates it)");
+  schema_alter_cmd->add_option("--add", schema_alter.add, "Fields to add to --event: A,B (repeatable)")
+      ->allow_extra_args(false);
+  schema_alter_cmd->add_option("--remove", schema_alter.remove, "Fields to remove from --event: A,B (repeatable)")
+      ->allow_extra_args(false);
+  schema_alter_cmd->add_option("--snapshot-threshold", schema_alter.snapshot_threshold,
+                               "Store a snapshot every N events of a stream (0 = never)");
+  AddConnection(schema_alter_cmd, &schema_alter.connection);
+
+  SchemaRemoveOptions schema_remove;
+  CLI::App* schema_remove_cmd =
+      AddCommand(app, "schema:remove", "Stage the removal of a schema, or with --event of one event type");
+  schema_remove_cmd->add_option("aggregate", schema_remove.aggregate, "Aggregate type")->required();
+  schema_remove_cmd->add_option("--event", schema_remove.event, "Remove only this event type");
+  AddConnection(schema_remove_cmd, &schema_remove.connection);
+
+  ConnectionOptions schema_list;
+  CLI::App* schema_list_cmd = AddCommand(app, "schema:list", "List the schemas, live and pending");
+  AddConnection(schema_list_cmd, &schema_list);
+
+  SchemaShowOptions schema_show;
+  CLI::App* schema_show_cmd = AddCommand(
+      app, "schema:show",
+      "Show an aggregate's live and pending schema; without one, print the export document (JSON) of all live schemas");
+  schema_show_cmd->add_option("aggregate", schema_show.aggregate, "Aggregate type");
+  AddConnection(schema_show_cmd, &schema_show.connection);
+  schema_show_cmd->footer("eventful schema:show > schemas.json  … later:  eventful schema:create --file schemas.json");
+
+  MigrateOptions migrate;
+  CLI::App* migrate_cmd = app.add_subcommand(
+      "migrate", "Show the staged schema changes (dry run), or make them live (--apply) or drop them (--discard)");
+  migrate_cmd->add_flag("--dry-run", migrate.dry_run, "Only show what --apply would change (the default)");
+  migrate_cmd->add_flag("-f,--apply", migrate.apply, "Make all staged changes live, atomically, as the next schema version");
+  migrate_cmd->add_flag("--discard", migrate.discard, "Drop all staged changes");
+  AddConnection(migrate_cmd, &migrate.connection);
+
+  // ---- archival ----
+  ArchiveOptions aggregate_archive;
+  CLI::App* aggregate_archive_cmd =
+      AddCommand(app, "aggregate:archive", "Move a stream's events to the archive and lock the stream");
+  aggregate_archive_cmd->add_option("stream", aggregate_archive.stream, "Stream")->required();
+  aggregate_archive_cmd->add_option("--comment", aggregate_archive.comment, "Why (recorded in the $audit event)");
+  AddConnection(aggregate_archive_cmd, &aggregate_archive.connection);
+
+  ArchiveOptions aggregate_restore;
+  CLI::App* aggregate_restore_cmd =
+      AddCommand(app, "aggregate:restore", "Move an archived stream's events back and unlock the stream");
+  aggregate_restore_cmd->add_option("stream", aggregate_restore.stream, "Stream")->required();
+  aggregate_restore_cmd->add_option("--comment", aggregate_restore.comment, "Why (recorded in the $audit event)");
+  AddConnection(aggregate_restore_cmd, &aggregate_restore.connection);
+
+  EventArchiveOptions event_archive;
+  CLI::App* event_archive_cmd = AddCommand(
+      app, "event:archive", "Move a stream's events (or --all streams') to the archive without locking anything");
+  event_archive_cmd->add_option("stream", event_archive.stream, "Stream");
+  event_archive_cmd->add_flag("--all", event_archive.all, "Every stream");
+  AddConnection(event_archive_cmd, &event_archive.connection);
+
+  // ---- staged events: apply locally, commit in one ADD ----
+  AggregateApplyOptions aggregate_apply;
+  CLI::App* aggregate_apply_cmd = AddCommand(
+      app, "aggregate:apply",
+      "Stage one event locally (nothing is sent): aggregate:apply TYPE --stream=S [--FIELD=VALUE ...]; --list, --clear");
+  aggregate_apply_cmd->allow_extras();
+  aggregate_apply_cmd->add_option("--stream", aggregate_apply.stream, "Stream (aggregate instance), e.g. patient.42");
+  aggregate_apply_cmd->add_flag("--list", aggregate_apply.list, "Print the staged events");
+  aggregate_apply_cmd->add_flag("--clear", aggregate_apply.clear, "Drop every staged event");
+  aggregate_apply_cmd->add_flag("--json", aggregate_apply.json, "With --list: the staged JSON lines as they are");
+  aggregate_apply_cmd->footer(
+      "Events are staged in $XDG_CONFIG_HOME/eventful/staged (default ~/.config/eventful/staged, mode 0600) until\n"
+      "`eventful aggregate:commit` sends them all in one atomic ADD. Every other --NAME=VALUE (or --NAME VALUE)\n"
+      "becomes a string field of the event's data, as in event:add.");
+
+  ConnectionOptions aggregate_commit;
+  CLI::App* aggregate_commit_cmd = AddCommand(
+      app, "aggregate:commit",
+      "Send every staged event in one atomic ADD (all or nothing); the staging file is emptied only on success");
+  AddConnection(aggregate_commit_cmd, &aggregate_commit);
+
   if (argc < 2) {
     std::fputs(app.help().c_str(), stderr);
     return 1;
@@ -330,5 +439,19 @@ int main(int argc, char** argv) {
   if (*token_refresh_cmd) return RunTokenRefresh(token_refresh);
   if (*token_info_cmd) return RunTokenInfo(token_info);
   if (*token_auth_cmd) return RunTokenAuth(token_auth);
+  if (*schema_create_cmd) return RunSchemaCreate(schema_create);
+  if (*schema_alter_cmd) return RunSchemaAlter(schema_alter);
+  if (*schema_remove_cmd) return RunSchemaRemove(schema_remove);
+  if (*schema_list_cmd) return RunSchemaList(schema_list);
+  if (*schema_show_cmd) return RunSchemaShow(schema_show);
+  if (*migrate_cmd) return RunMigrate(migrate);
+  if (*aggregate_archive_cmd) return RunAggregateArchive(aggregate_archive);
+  if (*aggregate_restore_cmd) return RunAggregateRestore(aggregate_restore);
+  if (*event_archive_cmd) return RunEventArchive(event_archive);
+  if (*aggregate_apply_cmd) {
+    aggregate_apply.extras = aggregate_apply_cmd->remaining();
+    return RunAggregateApply(aggregate_apply);
+  }
+  if (*aggregate_commit_cmd) return RunAggregateCommit(aggregate_commit);
   return 1;
 }

@@ -49,6 +49,11 @@ std::string JsonField(dom::object o, std::string_view key) {
   return simdjson::minify(e);
 }
 
+bool BoolField(dom::object o, std::string_view key) {
+  bool value = false;
+  return o.at_key(key).get_bool().get(value) == simdjson::SUCCESS && value;
+}
+
 bool ParseObject(dom::parser& parser, const redisReply* r, dom::object* out) {
   if (r->type != REDIS_REPLY_STRING ||
       parser.parse(r->str, r->len).get_object().get(*out) != simdjson::SUCCESS) {
@@ -86,6 +91,11 @@ int PrintObjects(const redisReply* reply, bool json, const std::function<void(do
     human(object);
   }
   return 0;
+}
+
+void PrintAdded(dom::object event) {
+  std::printf("added %s v%s %s (id %s, position %s)\n", Field(event, "stream").c_str(), Field(event, "version").c_str(),
+              Field(event, "type").c_str(), Field(event, "id").c_str(), Field(event, "position").c_str());
 }
 
 }  // namespace eventful::cli

@@ -32,6 +32,8 @@ std::string Plain(dom::element e);
 // o[key] as Plain text / as compact JSON; "" when absent.
 std::string Field(dom::object o, std::string_view key);
 std::string JsonField(dom::object o, std::string_view key);
+// o[key] when it is true; false when it is false, absent or not a boolean.
+bool BoolField(dom::object o, std::string_view key);
 
 // Parses a bulk reply holding one JSON object. Prints an error and returns false otherwise.
 bool ParseObject(dom::parser& parser, const redisReply* r, dom::object* out);
@@ -45,5 +47,8 @@ bool IsJsonArray(const redisReply* r);
 // An array reply of JSON objects, one per line: the raw JSON with --json (`json`), else human(object).
 // Returns the exit code: 1 (after printing the error) when the reply is not such an array, else 0.
 int PrintObjects(const redisReply* reply, bool json, const std::function<void(dom::object)>& human);
+
+// One stored event of an ADD reply for people: "added patient.42 v3 patient-updated (id …, position …)".
+void PrintAdded(dom::object event);
 
 }  // namespace eventful::cli

@@ -1,84 +1,35 @@
 #include "clients/cli/session_file.h"
 
 #include <fcntl.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <string_view>
+
+#include "clients/cli/config_home.h"
 
 namespace eventful::cli {
 namespace {
 
-constexpr std::string_view kSessionDir = "eventful";
 constexpr std::string_view kSessionFile = "session";
-
-void PrintErrno(const std::string& what, const std::string& path) {
-  std::fprintf(stderr, "error: %s %s: %s\n", what.c_str(), path.c_str(), std::strerror(errno));
-}
-
-std::optional<std::string> ConfigHome() {
-  // XDG Base Directory: a relative or empty XDG_CONFIG_HOME is ignored.
-  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg != nullptr && xdg[0] == '/') return std::string(xdg);
-  const char* home = std::getenv("HOME");
-  if (home == nullptr || home[0] == '\0') {
-    const passwd* pw = getpwuid(getuid());
-    home = pw != nullptr ? pw->pw_dir : nullptr;
-  }
-  if (home == nullptr || home[0] == '\0') return std::nullopt;
-  return std::string(home) + "/.config";
-}
-
-// mkdir -p with mode 0700 for every directory it creates (existing ones are left as they are).
-bool MakeDirs(const std::string& dir) {
-  for (size_t i = 1; i <= dir.size(); ++i) {
-    if (i != dir.size() && dir[i] != '/') continue;
-    const std::string prefix = dir.substr(0, i);
-    if (mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
-      PrintErrno("cannot create directory", prefix);
-      return false;
-    }
-  }
-  return true;
-}
-
-bool WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
-void SyncDir(const std::string& dir) {
-  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    fsync(fd);
-    close(fd);
-  }
-}
 
 }  // namespace
 
 std::optional<std::string> SessionPath() {
-  std::optional<std::string> home = ConfigHome();
-  if (!home) {
+  std::optional<std::string> dir = EventfulConfigDir();
+  if (!dir) {
     std::fprintf(stderr, "error: cannot find the session file: set XDG_CONFIG_HOME or HOME\n");
     return std::nullopt;
   }
-  return *home + "/" + std::string(kSessionDir) + "/" + std::string(kSessionFile);
+  return *dir + "/" + std::string(kSessionFile);
 }
 
 std::optional<std::string> ReadSession() {
-  std::optional<std::string> home = ConfigHome();
-  if (!home) return std::nullopt;  // no home: no session, not an error
-  const std::string path = *home + "/" + std::string(kSessionDir) + "/" + std::string(kSessionFile);
+  std::optional<std::string> dir = EventfulConfigDir();
+  if (!dir) return std::nullopt;  // no home: no session, not an error
+  const std::string path = *dir + "/" + std::string(kSessionFile);
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno != ENOENT && errno != ENOTDIR) PrintErrno("cannot read the session file", path);
@@ -90,17 +41,10 @@ std::optional<std::string> ReadSession() {
                  path.c_str());
   }
   std::string secret;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      PrintErrno("cannot read the session file", path);
-      close(fd);
-      return std::nullopt;
-    }
-    if (n == 0) break;
-    secret.append(buf, static_cast<size_t>(n));
+  if (!ReadAll(fd, &secret)) {
+    PrintErrno("cannot read the session file", path);
+    close(fd);
+    return std::nullopt;
   }
   close(fd);
   while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r' || secret.back() == ' ')) secret.pop_back();
@@ -113,7 +57,7 @@ bool WriteSession(const std::string& secret, std::string* path_out) {
   if (!path) return false;
   *path_out = *path;
   const std::string dir = path->substr(0, path->rfind('/'));
-  if (!MakeDirs(dir)) return false;
+  if (!MakePrivateDirs(dir)) return false;
   std::string temp = dir + "/.session.XXXXXX";
   int fd = mkstemp(temp.data());  // created 0600
   if (fd < 0) {

@@ -10,6 +10,7 @@
 
 #include "clients/cli/commands.h"
 #include "clients/cli/connection.h"
+#include "clients/cli/json_object.h"
 #include "clients/cli/replies.h"
 #include "clients/cli/session_file.h"
 #include "storage/clock.h"
@@ -20,40 +21,9 @@ namespace {
 
 using storage::JsonString;
 
-// Builds one JSON object key by key.
-class JsonObject {
- public:
-  void Raw(std::string_view key, const std::string& json) {
-    text_ += text_.empty() ? "{" : ",";
-    text_ += JsonString(key) + ":" + json;
-  }
-  void String(std::string_view key, const std::string& value) { Raw(key, JsonString(value)); }
-  void Number(std::string_view key, uint64_t value) { Raw(key, std::to_string(value)); }
-  void True(std::string_view key) { Raw(key, "true"); }
-  std::string Done() const { return text_.empty() ? "{}" : text_ + "}"; }
-
- private:
-  std::string text_;
-};
-
-std::string JsonArray(const std::vector<std::string>& items) {
-  std::string out = "[";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out += ',';
-    out += JsonString(items[i]);
-  }
-  return out + "]";
-}
-
 std::string PermissionsJson(const PermissionFlags& p) {
   return "{\"read\":" + JsonArray(p.read) + ",\"write\":" + JsonArray(p.write) +
          ",\"admin\":" + (p.admin ? "true" : "false") + "}";
-}
-
-// o[key] when it is true; false when it is false, absent or not a boolean.
-bool BoolField(dom::object o, std::string_view key) {
-  bool value = false;
-  return o.at_key(key).get_bool().get(value) == simdjson::SUCCESS && value;
 }
 
 // {"read":["a","b"],"write":[],"admin":false} → "read a, b | write - | admin no"

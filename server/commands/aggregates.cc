@@ -100,7 +100,9 @@ void Snapshots(CommandContext& ctx) {
 // AGGREGATE:ARCHIVE / AGGREGATE:RESTORE {"stream","comment"?} → {"stream","version","archived","moved"}
 void ArchiveOrRestore(CommandContext& ctx, storage::ArchiveOp::Kind kind) {
   AggregateRequest r;
-  if (Status s = ParseAggregateRequest(ctx.argv[1], {"comment"}, &r); !s.ok()) {
+  Status s = ParseAggregateRequest(ctx.argv[1], {"comment"}, &r);
+  if (s.ok() && storage::IsSystemStream(r.stream)) s = Status::NoPerm("system stream '" + r.stream + "' cannot be archived");
+  if (!s.ok()) {
     ctx.out.Error(s.ToWire());
     return;
   }

@@ -747,9 +747,13 @@ def test_aggregate_list_versions_roots_pattern_and_paging(log_server):
     listed = [json.loads(x) for x in r.execute_command("AGGREGATE:LIST")]
     assert sorted(x["stream"] for x in listed) == sorted(by_stream)
     for x in listed:
-        assert list(x) == ["stream", "version", "root"]
+        assert list(x) == ["stream", "version", "root", "type", "created_at", "updated_at", "snapshot_version",
+                           "archived", "locked"]
         events = by_stream[x["stream"]]
         assert x["version"] == len(events)
+        assert x["type"] == x["stream"].split(".")[0]
+        assert (x["created_at"], x["updated_at"]) == (events[0]["added_at"], events[-1]["added_at"])
+        assert (x["snapshot_version"], x["archived"], x["locked"]) == (None, False, False)
         assert x["root"] == merkle_root([e["hash"] for e in events]), x["stream"]
         report = json.loads(r.execute_command("VERIFY", json.dumps({"stream": x["stream"]})))
         assert report == {"ok": True, "stream": x["stream"], "version": len(events), "root": x["root"]}
