@@ -417,6 +417,30 @@ def test_event_archive_moves_events_but_keeps_the_stream_writable(world):
     verify_all(c)
 
 
+def test_archive_commands_through_redis_py_redis_cli_and_resp3(world):
+    c, server = world.c, world.server
+    r = server.client()
+    assert json.loads(r.execute_command("AGGREGATE:ARCHIVE", j({"stream": "case.1"})))["archived"] is True
+    out, code = server.cli("AGGREGATE:RESTORE", j({"stream": "case.1"}), resp3=True)
+    assert code == 0 and json.loads(out) == {"stream": "case.1", "version": 30, "archived": False, "moved": 30}, out
+    out, code = server.cli("EVENT:ARCHIVE", j({"stream": "case.3"}))
+    assert code == 0 and json.loads(out) == {"moved": 5, "streams": 1}, out
+    out, code = server.cli("--no-raw", "AGGREGATE:RESTORE", j({"stream": "case.1"}))
+    assert out.strip() == "(error) ERR stream 'case.1' is not archived", out
+    with pytest.raises(redis.ResponseError, match="^no such stream$"):  # redis-py strips "ERR "
+        r.execute_command("AGGREGATE:ARCHIVE", j({"stream": "nope.1"}))
+    rc = RawClient(server)
+    assert isinstance(rc.call("HELLO", "3"), dict)
+    for words in (("AGGREGATE:ARCHIVE", j({"stream": "case.2"})), ("AGGREGATE:RESTORE", j({"stream": "case.2"})),
+                  ("EVENT:ARCHIVE", j({"all": True})), ("AGGREGATE:GET", j({"stream": "case.2"}))):
+        reply = rc.call(*words)
+        assert isinstance(reply, bytes) and isinstance(json.loads(reply), dict), (words, reply)
+    reply = rc.call("AGGREGATE:ARCHIVE", j({"stream": "nope.1"}))
+    assert isinstance(reply, RespError) and reply == "ERR no such stream", reply
+    rc.close()
+    world.unchanged()
+
+
 # --- errors and permissions --------------------------------------------------------------------------
 
 ARCHIVE_ERRORS = [

@@ -472,6 +472,49 @@ def test_live_and_staged_schemas_survive_a_restart_and_an_applied_migration_surv
         s.cleanup()
 
 
+def test_schema_commands_through_redis_py_redis_cli_and_resp3(server, c):
+    """Structured replies are bulk strings holding one JSON object, lists are arrays of them, in RESP2
+    and RESP3 alike (PROTOCOL.md §2); every client reads the same thing."""
+    r = server.client()
+    staged = json.loads(r.execute_command("SCHEMA:CREATE", j(PATIENT)))
+    assert staged["pending"] == 1 and staged["staged"]["op"] == "create"
+
+    def cli(*words, resp3=False):
+        out, code = server.cli(*words, resp3=resp3)
+        assert code == 0, out
+        return out
+
+    for resp3 in (False, True):
+        shown = json.loads(cli("SCHEMA:SHOW", j({"aggregate": "patient"}), resp3=resp3))
+        assert shown == show(c, "patient")
+        assert json.loads(cli("SCHEMA:MIGRATE", j({"dry_run": True}), resp3=resp3)) == dry_run(c)
+        assert [json.loads(x) for x in cli("SCHEMA:LIST", resp3=resp3).splitlines()] == c.ok("SCHEMA:LIST")
+    # redis-cli can stage and apply, too.
+    assert json.loads(cli("SCHEMA:ALTER", j({"aggregate": "patient", "snapshot_threshold": 5})))["pending"] == 2
+    applied = json.loads(cli("SCHEMA:MIGRATE", j({"apply": True}), resp3=True))
+    assert applied["applied"] is True and applied["schema_version"] == 1
+    assert json.loads(r.execute_command("SCHEMA:SHOW", "{}")) == c.ok("SCHEMA:SHOW")
+    assert [json.loads(x) for x in r.execute_command("SCHEMA:LIST")] == c.ok("SCHEMA:LIST")
+    with pytest.raises(redis.ResponseError, match="^no schema for aggregate 'nope'$"):  # redis-py strips "ERR "
+        r.execute_command("SCHEMA:SHOW", j({"aggregate": "nope"}))
+    # RESP3 on a raw socket: bulk strings and arrays, not maps; errors keep their code.
+    rc = RawClient(server)
+    assert isinstance(rc.call("HELLO", "3"), dict)
+    add(c, "patient.1", [{"type": "patient-updated", "data": {"status": "x"}}])
+    for words in (("SCHEMA:SHOW", j({"aggregate": "patient"})), ("SCHEMA:SHOW",), ("SCHEMA:MIGRATE", "{}"),
+                  ("SCHEMA:CREATE", j(WARD)), ("SCHEMA:MIGRATE", j({"discard": True})),
+                  ("AGGREGATE:GET", j({"stream": "patient.1"}))):
+        reply = rc.call(*words)
+        assert isinstance(reply, bytes) and isinstance(json.loads(reply), dict), (words, reply)
+    listed = rc.call("SCHEMA:LIST")
+    assert isinstance(listed, list) and all(isinstance(x, bytes) for x in listed), listed
+    listed = rc.call("AGGREGATE:LIST", j({"type": "patient"}))
+    assert isinstance(listed, list) and [json.loads(x)["stream"] for x in listed] == ["patient.1"], listed
+    reply = rc.call("ADD", j({"stream": "patient.1", "events": [{"type": "nope"}]}))
+    assert isinstance(reply, RespError) and reply == "INVALID unknown event type 'nope' for aggregate 'patient'", reply
+    rc.close()
+
+
 # --- errors --------------------------------------------------------------------------------------
 
 SCHEMA_ERRORS = [
