@@ -376,6 +376,65 @@ def test_changes_are_checked_against_the_pending_view(server, c):
     stage(c, "SCHEMA:CREATE", WARD | {"snapshot_threshold": 3}, pending=2)  # it will not exist: may be created
     apply(c)
     assert as_kept(show(c, "ward")["live"]) == normalized(WARD | {"snapshot_threshold": 3})
+    # Created and removed while staged: unknown in both views.
+    stage(c, "SCHEMA:CREATE", PATIENT, pending=1)
+    stage(c, "SCHEMA:REMOVE", {"aggregate": "patient"}, pending=2)
+    expect_error(c("SCHEMA:SHOW", {"aggregate": "patient"}), "ERR no schema for aggregate 'patient'")
+    expect_error(c("SCHEMA:ALTER", {"aggregate": "patient", "lock": True}), "ERR no schema for aggregate 'patient'")
+    apply(c)
+    expect_error(c("SCHEMA:SHOW", {"aggregate": "patient"}), "ERR no schema for aggregate 'patient'")
+    assert [x["aggregate"] for x in c.ok("SCHEMA:SHOW")["schemas"]] == ["ward"]
+
+
+def test_concurrent_staging_and_applying_from_several_connections(server, c):
+    """Staging from several connections counts each change once; of two concurrent applies exactly
+    one applies them (one audit event), the other finds nothing staged."""
+    live(c, {"aggregate": "conc", "events": {"t": {"fields": []}}})
+    pendings, errors = [], []
+    lock = threading.Lock()
+
+    def stager(i):
+        try:
+            u = Conn(server)
+            for k in range(10):
+                reply = u.ok("SCHEMA:ALTER", {"aggregate": "conc", "event": "t", "add": [f"f{i}_{k}"]})
+                with lock:
+                    pendings.append(reply["pending"])
+            u.close()
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=stager, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    assert sorted(pendings) == list(range(1, 41))
+    audit_before = len(audit(c))
+    replies = []
+
+    def applier():
+        try:
+            u = Conn(server)
+            reply = u.ok("SCHEMA:MIGRATE", {"apply": True})
+            with lock:
+                replies.append(reply)
+            u.close()
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=applier) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    assert sorted(x["applied"] for x in replies) == [False, False, True], replies
+    [done] = [x for x in replies if x["applied"]]
+    assert done["schema_version"] == 2 and len(done["changes"]) == 40
+    assert len(audit(c)) == audit_before + 1
+    assert len(as_kept(show(c, "conc")["live"])["events"]["t"]["fields"]) == 40
 
 
 def test_discard_drops_the_staged_changes_and_writes_nothing(server, c):
@@ -452,7 +511,8 @@ def test_live_and_staged_schemas_survive_a_restart_and_an_applied_migration_surv
         c = Conn(s)
         assert {a: show(c, a) for a in ("patient", "ward")} == before
         assert c.ok("SCHEMA:LIST") == listed and c.ok("SCHEMA:SHOW") == exported and dry_run(c) == dry
-        add(c, "patient.1", [{"type": "patient-updated", "data": {"status": "x"}}])  # the lock is still staged only
+        # The lock is still staged only; 0 -> 30 crosses the threshold 25: a snapshot at 30.
+        written = add(c, "patient.1", [{"type": "patient-updated", "data": {"status": f"s{i}"}} for i in range(30)])
         a = apply(c)
         assert a["schema_version"] == 2 and a["changes"] == dry["changes"]
         audit_after_apply = audit(c)
@@ -465,6 +525,10 @@ def test_live_and_staged_schemas_survive_a_restart_and_an_applied_migration_surv
         assert show(c, "patient")["schema_version"] == 2 and show(c, "ward")["changed"] is False
         expect_error(c("ADD", {"stream": "patient.1", "events": [{"type": "patient-updated"}]}),
                      "LOCKED aggregate 'patient' is locked")
+        # The automatic snapshot, acknowledged with its ADD, survived the kill too.
+        assert [(x["version"], x["comment"]) for x in snapshots(c, "patient.1")] == [(30, "automatic")]
+        st = state_of(c, "patient.1")
+        assert st["snapshot_version"] == 30 and st["state"] == fold(written) and st["locked"] is True
         assert c.ok("VERIFY", {})["ok"] is True
         c.close()
         assert s.stop() == 0
@@ -615,12 +679,15 @@ def test_non_admin_callers_get_noperm_on_every_schema_mutation(server, c):
                           ("SCHEMA:MIGRATE", {"apply": True}),
                           ("SCHEMA:MIGRATE", {"discard": True})):
             expect_error(u(name, arg), "NOPERM", f"{name} {arg}")
-        # Reading schemas needs only an authenticated connection.
+        # Reading schemas needs only an authenticated connection (checked again below without rights).
         assert u.ok("SCHEMA:LIST") == before[1]
         assert u.ok("SCHEMA:SHOW", {"aggregate": "patient"}) == before[2]
         assert u.ok("SCHEMA:SHOW", {})["schema_version"] == 1
         u.close()
     assert (dry_run(c), c.ok("SCHEMA:LIST"), show(c, "patient"), store_fingerprint(c)) == before
+    nothing = Conn(server, mint(c, "nothing", admin=False, permissions={"read": [], "write": [], "admin": False}))
+    assert nothing.ok("SCHEMA:LIST") == before[1] and nothing.ok("SCHEMA:SHOW", {"aggregate": "patient"}) == before[2]
+    nothing.close()
 
     # An admin token may: its migration is audited with its identity as the actor.
     a = Conn(server, admin_token)
