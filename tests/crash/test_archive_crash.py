@@ -299,6 +299,10 @@ def test_a_burst_of_adds_with_moves_then_sigkill_keeps_every_acknowledged_event(
             progress.wait_for(seen + 300)
             ok(rc, "ADD", {"stream": "burst.shared", "events": [{"type": "t", "data": {"between": "moves"}}]})
             archive_reply = ok(rc, "AGGREGATE:ARCHIVE", {"stream": "burst.shared"})
+            # The writers go on (their shared-stream ADDs now refused) until the kill.
+            with progress.cond:
+                now = progress.acked
+            progress.wait_for(now + 100)
             server.kill()
         finally:
             stop.set()
