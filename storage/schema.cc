@@ -437,6 +437,15 @@ Status ValidateAgainstSchemas(const SchemaMap& live, bool strict, const StreamAp
   }
   const Schema& schema = it->second;
   if (schema.locked) return {Code::kLocked, "aggregate " + Q(category) + " is locked"};
+  // Locked fields first, whatever the order of the fields, as the rules are listed.
+  for (const auto& ev : append.events) {
+    if (ev.data.is_string || !schema.events.count(ev.type)) continue;
+    for (const auto& [name, value] : ev.data.fields) {
+      if (std::binary_search(schema.locked_fields.begin(), schema.locked_fields.end(), name)) {
+        return {Code::kLocked, "field " + Q(name) + " is locked"};
+      }
+    }
+  }
   for (const auto& ev : append.events) {
     auto type = schema.events.find(ev.type);
     if (type == schema.events.end()) {
@@ -446,9 +455,6 @@ Status ValidateAgainstSchemas(const SchemaMap& live, bool strict, const StreamAp
       return Status::Invalid("event type " + Q(ev.type) + " of aggregate " + Q(category) + " needs object data");
     }
     for (const auto& [name, value] : ev.data.fields) {
-      if (std::binary_search(schema.locked_fields.begin(), schema.locked_fields.end(), name)) {
-        return {Code::kLocked, "field " + Q(name) + " is locked"};
-      }
       if (!std::binary_search(type->second.begin(), type->second.end(), name)) {
         return Status::Invalid("field " + Q(name) + " is not declared for event type " + Q(ev.type) +
                                " of aggregate " + Q(category));

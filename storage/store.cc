@@ -214,6 +214,7 @@ Status StoreImpl::Open() {
   if (!archived->status().ok()) return FromRocks(archived->status(), "reading the archived streams");
 
   committer_ = std::thread([this] { CommitterLoop(); });
+  snapshotter_ = std::thread([this] { SnapshotterLoop(); });
   return Status::Ok();
 }
 
@@ -224,6 +225,12 @@ StoreImpl::~StoreImpl() {
   }
   queue_cv_.notify_all();
   if (committer_.joinable()) committer_.join();
+  {
+    std::lock_guard lock(snapshot_mu_);
+    snapshot_stopping_ = true;  // queued snapshots are dropped: they are a cache
+  }
+  snapshot_cv_.notify_all();
+  if (snapshotter_.joinable()) snapshotter_.join();
   if (db_) {
     for (auto* h : handles_) {
       if (h) (void)db_->DestroyColumnFamilyHandle(h);
@@ -481,9 +488,16 @@ Status StoreImpl::StageJob(Group& group, const AppendRequest& original, std::vec
 
   // Archived streams are locked; schemas (the live ones, as staged) check every event.
   for (const auto& sa : req.streams) {
-    if (IsSystemStream(sa.stream)) continue;
-    if (Archived(group, sa.stream)) return Status::Locked("stream '" + sa.stream + "' is archived");
+    if (!IsSystemStream(sa.stream) && Archived(group, sa.stream)) {
+      return Status::Locked("stream '" + sa.stream + "' is archived");
+    }
+  }
+  for (const auto& sa : req.streams) {
     if (s = ValidateAgainstSchemas(group.schemas->live, options_.strict_schemas, sa); !s.ok()) return s;
+  }
+  // A control change that changed nothing (SCHEMA:MIGRATE apply with nothing staged) writes nothing.
+  if (original.control && !audited && !schemas_changed && tokens.changes().empty() && req.streams.empty()) {
+    return Status::Ok();
   }
 
   // Expected versions, against the committed state plus earlier jobs of this group.
@@ -772,12 +786,66 @@ Status StoreImpl::StageArchive(Group& group, const AppendRequest& req, EventInpu
   return Status::Ok();
 }
 
+// A snapshot is stored by the committer, before the ADD that made it due is answered, when it folds
+// at most this many events past the previous snapshot (well under a millisecond or two of work);
+// otherwise — a threshold set on a long stream, a threshold over this, a damaged snapshot — the
+// background snapshotter stores it shortly after, so that no write waits for a long fold.
+constexpr uint64_t kInlineSnapshotFold = 1000;
+
 void StoreImpl::TakeAutoSnapshots(const std::vector<std::pair<std::string, uint64_t>>& due) {
+  if (due.empty()) return;
+  rocksdb::WriteBatch batch;
+  std::vector<std::pair<std::string, uint64_t>> later;
   for (const auto& [stream, version] : due) {
+    std::optional<StreamState> st;
+    Status s = LookupStream(stream, &st);
+    if (s.ok() && st && version - NearestSnapshotVersion(*this, st->id, version) > kInlineSnapshotFold) {
+      later.emplace_back(stream, version);
+      continue;
+    }
     SnapshotInfo info;
-    if (Status s = StoreSnapshot(*this, stream, version, "automatic", &info); !s.ok()) {
+    std::string key, value;
+    if (s.ok()) s = BuildSnapshot(*this, stream, version, "automatic", &info, &key, &value);
+    if (s.ok()) {
+      (void)batch.Put(cf(Cf::kSnapshots), key, value);
+    } else {
       std::fprintf(stderr, "eventful: automatic snapshot of %s at version %llu failed: %s\n", stream.c_str(),
                    static_cast<unsigned long long>(version), s.ToWire().c_str());
+    }
+  }
+  if (batch.Count() > 0) {
+    // Not synced: a snapshot is a cache, checked before use; the next WAL sync makes it durable.
+    if (Status s = FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "writing snapshots"); !s.ok()) {
+      std::fprintf(stderr, "eventful: automatic snapshots failed: %s\n", s.ToWire().c_str());
+    }
+  }
+  if (!later.empty()) {
+    std::lock_guard lock(snapshot_mu_);
+    snapshot_queue_.insert(snapshot_queue_.end(), later.begin(), later.end());
+    snapshot_cv_.notify_all();
+  }
+}
+
+void StoreImpl::SnapshotterLoop() {
+  for (;;) {
+    std::pair<std::string, uint64_t> next;
+    {
+      std::unique_lock lock(snapshot_mu_);
+      snapshot_busy_ = false;
+      snapshot_cv_.notify_all();
+      snapshot_cv_.wait(lock, [&] { return !snapshot_queue_.empty() || snapshot_stopping_; });
+      if (snapshot_stopping_) return;
+      next = std::move(snapshot_queue_.front());
+      snapshot_queue_.erase(snapshot_queue_.begin());
+      snapshot_busy_ = true;
+    }
+    SnapshotInfo info;
+    std::string key, value;
+    Status s = BuildSnapshot(*this, next.first, next.second, "automatic", &info, &key, &value);
+    if (s.ok()) s = FromRocks(db_->Put(rocksdb::WriteOptions(), cf(Cf::kSnapshots), key, value), "writing a snapshot");
+    if (!s.ok()) {
+      std::fprintf(stderr, "eventful: automatic snapshot of %s at version %llu failed: %s\n", next.first.c_str(),
+                   static_cast<unsigned long long>(next.second), s.ToWire().c_str());
     }
   }
 }
@@ -804,6 +872,10 @@ EventsIterator::~EventsIterator() {
 
 void EventsIterator::Pick() {
   const bool a = a_->Valid(), b = b_->Valid();
+  if ((!a && !a_->status().ok()) || (!b && !b_->status().ok())) {  // a read error ends the iteration
+    current_ = nullptr;
+    return;
+  }
   if (a && b) {
     const int c = a_->key().compare(b_->key());
     current_ = (forward_ ? c <= 0 : c >= 0) ? a_.get() : b_.get();
@@ -860,5 +932,12 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
 }
 
 void Store::Append(AppendRequest request, AppendCallback done) { impl_->Append(std::move(request), std::move(done)); }
+
+void Store::WaitForBackgroundSnapshots() { impl_->WaitForBackgroundSnapshots(); }
+
+void StoreImpl::WaitForBackgroundSnapshots() {
+  std::unique_lock lock(snapshot_mu_);
+  snapshot_cv_.wait(lock, [&] { return (snapshot_queue_.empty() && !snapshot_busy_) || snapshot_stopping_; });
+}
 
 }  // namespace eventful::storage

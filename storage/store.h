@@ -207,6 +207,10 @@ class Store {
   Status AggregateAt(std::string_view stream, std::optional<uint64_t> version, AggregateState* out);
   // SNAPSHOT: stores the state at the current version with its root and a comment.
   Status TakeSnapshot(std::string_view stream, std::string_view comment, SnapshotInfo* out);
+  // Automatic snapshots are stored before the ADD that made them due is answered, unless their fold
+  // is long (store.cc kInlineSnapshotFold): then a background thread stores them. This waits until
+  // it has stored every one queued so far (tests, shutdown of tools).
+  void WaitForBackgroundSnapshots();
   // AGGREGATE:SNAPSHOTS: the stream's snapshots, oldest first (their states left empty).
   Status ListSnapshots(std::string_view stream, std::vector<SnapshotInfo>* out);
 

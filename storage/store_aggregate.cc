@@ -12,6 +12,7 @@
 #include <rocksdb/db.h>
 #include <simdjson.h>
 
+#include <cstdio>
 #include <map>
 
 #include "storage/clock.h"
@@ -168,20 +169,39 @@ Status ComputeAggregate(StoreImpl& impl, std::string_view stream, std::optional<
   return Status::Ok();
 }
 
-Status StoreSnapshot(StoreImpl& impl, std::string_view stream, std::optional<uint64_t> version, std::string_view comment,
-                     SnapshotInfo* out) {
-  StoreImpl* impl_ = &impl;
+Status BuildSnapshot(StoreImpl& impl, std::string_view stream, std::optional<uint64_t> version, std::string_view comment,
+                     SnapshotInfo* out, std::string* key, std::string* value) {
   AggregateState a;
   if (Status s = ComputeAggregate(impl, stream, version, &a); !s.ok()) return s;
+  for (const auto& why : a.ignored) {
+    std::fprintf(stderr, "eventful: snapshot of %.*s: ignored %s\n", static_cast<int>(stream.size()), stream.data(),
+                 why.c_str());
+  }
   std::optional<StreamState> st;
-  if (Status s = impl_->LookupStream(stream, &st); !s.ok() || !st) return s.ok() ? Status::Err("no such stream") : s;
+  if (Status s = impl.LookupStream(stream, &st); !s.ok() || !st) return s.ok() ? Status::Err("no such stream") : s;
   const State state(a.state.begin(), a.state.end());
   *out = SnapshotInfo{a.version, a.root, std::string(comment), FormatRfc3339Ms(NowMs()), a.state};
+  *key = EventKey(st->id, a.version);
+  *value = EncodeSnapshot(a.version, a.root, comment, out->created_at, state);
+  return Status::Ok();
+}
+
+Status StoreSnapshot(StoreImpl& impl, std::string_view stream, std::optional<uint64_t> version, std::string_view comment,
+                     SnapshotInfo* out) {
+  std::string key, value;
+  if (Status s = BuildSnapshot(impl, stream, version, comment, out, &key, &value); !s.ok()) return s;
   rocksdb::WriteOptions wo;
-  wo.sync = impl_->options_.sync;
-  return FromRocks(impl_->db()->Put(wo, impl_->cf(Cf::kSnapshots), S(EventKey(st->id, a.version)),
-                                    EncodeSnapshot(a.version, a.root, comment, out->created_at, state)),
-                   "writing a snapshot");
+  wo.sync = impl.options_.sync;
+  return FromRocks(impl.db()->Put(wo, impl.cf(Cf::kSnapshots), key, value), "writing a snapshot");
+}
+
+uint64_t NearestSnapshotVersion(StoreImpl& impl, uint64_t stream_id, uint64_t version) {
+  std::unique_ptr<rocksdb::Iterator> it(impl.db()->NewIterator(rocksdb::ReadOptions(), impl.cf(Cf::kSnapshots)));
+  it->SeekForPrev(S(EventKey(stream_id, version)));
+  if (it->Valid() && it->key().size() == 16 && GetU64BE(std::string_view(it->key().data(), 8)) == stream_id) {
+    return GetU64BE(std::string_view(it->key().data() + 8, 8));
+  }
+  return 0;
 }
 
 Status Store::AggregateAt(std::string_view stream, std::optional<uint64_t> version, AggregateState* out) {

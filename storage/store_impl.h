@@ -80,6 +80,11 @@ Status ReadStreamEvents(StoreImpl& impl, const ReadRequest& request, std::vector
 Status ComputeAggregate(StoreImpl& impl, std::string_view stream, std::optional<uint64_t> version, AggregateState* out);
 Status StoreSnapshot(StoreImpl& impl, std::string_view stream, std::optional<uint64_t> version, std::string_view comment,
                      SnapshotInfo* out);
+// The snapshot record StoreSnapshot writes (key, value), without writing it.
+Status BuildSnapshot(StoreImpl& impl, std::string_view stream, std::optional<uint64_t> version, std::string_view comment,
+                     SnapshotInfo* out, std::string* key, std::string* value);
+// The version of the newest stored snapshot of a stream at or below `version` (0 = none), unchecked.
+uint64_t NearestSnapshotVersion(StoreImpl& impl, uint64_t stream_id, uint64_t version);
 
 class StoreImpl {
  public:
@@ -129,6 +134,12 @@ class StoreImpl {
   Status StageArchive(Group& group, const AppendRequest& req, EventInput* audit);
   bool Archived(const Group& group, const std::string& stream) const;
   void TakeAutoSnapshots(const std::vector<std::pair<std::string, uint64_t>>& due);
+  void SnapshotterLoop();
+
+ public:
+  void WaitForBackgroundSnapshots();
+
+ private:
   Status StageJob(Group& group, const AppendRequest& req, std::vector<EventRef>* events, bool* wrote);
   Status CheckReplay(Group& group, const AppendRequest& req, bool* replay, std::vector<EventRef>* events);
   Status StreamFor(Group& group, std::string_view name, StreamState** out);
@@ -144,6 +155,13 @@ class StoreImpl {
   bool stopping_ = false;   // guarded by queue_mu_
   std::unordered_set<uint64_t> awaited_;  // guarded by queue_mu_: clients of the last group not back yet
   std::thread committer_;
+  // Automatic snapshots whose fold is too long for the committer (store.cc TakeAutoSnapshots).
+  std::mutex snapshot_mu_;
+  std::condition_variable snapshot_cv_;
+  std::vector<std::pair<std::string, uint64_t>> snapshot_queue_;  // guarded by snapshot_mu_
+  bool snapshot_stopping_ = false;                                  // guarded by snapshot_mu_
+  bool snapshot_busy_ = false;                                      // guarded by snapshot_mu_
+  std::thread snapshotter_;
   UlidGenerator ulids_;     // committer thread only
 };
 

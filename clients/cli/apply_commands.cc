@@ -10,7 +10,9 @@
 #include "clients/cli/event_arguments.h"
 #include "clients/cli/replies.h"
 #include "clients/cli/staging.h"
+#include "storage/clock.h"
 #include "storage/names.h"
+#include "storage/ulid.h"
 
 namespace eventful::cli {
 namespace {
@@ -77,7 +79,8 @@ int RunAggregateApply(const AggregateApplyOptions& o) {
   StagingFile file;
   std::vector<StagedEvent> staged;
   if (!file.Open(/*create=*/true) || !file.Read(&staged)) return 1;
-  const StagedEvent e{*o.stream, event.type, DataJson(event)};
+  // The id makes a retried commit idempotent (staging.h).
+  const StagedEvent e{storage::UlidGenerator().Next(storage::NowMs()), *o.stream, event.type, DataJson(event)};
   if (!file.Append(e)) return 1;
   std::printf("staged %s %s %s (%s staged; send with `eventful aggregate:commit`)\n", e.stream.c_str(), e.type.c_str(),
               e.data_json.c_str(), EventsText(staged.size() + 1).c_str());
@@ -101,8 +104,9 @@ int RunAggregateCommit(const ConnectionOptions& connection) {
   if (!c.Open(connection)) return kept();
   Reply reply = c.Call({"ADD", CommitRequest(staged)});
   if (reply == nullptr) {
-    std::fprintf(stderr, "the connection failed after the ADD was sent: it may or may not be stored (check with "
-                         "`eventful aggregate:replay`); the staged events are kept in %s\n", file.path().c_str());
+    std::fprintf(stderr, "the connection failed after the ADD was sent: it may or may not be stored; the staged "
+                         "events are kept in %s — commit again: their ids make the retry store them at most once\n",
+                 file.path().c_str());
     return 1;
   }
   if (PrintIfError(reply.get())) return kept();  // ADD is atomic: an error reply stored nothing

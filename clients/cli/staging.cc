@@ -31,7 +31,13 @@ bool BadLine(const std::string& path, size_t line, const std::string& why, bool 
 }  // namespace
 
 std::string StagedLine(const StagedEvent& e) {
-  std::string out = "{\"stream\":";
+  std::string out = "{";
+  if (!e.id.empty()) {
+    out += "\"id\":";
+    AppendJsonString(&out, e.id);
+    out += ',';
+  }
+  out += "\"stream\":";
   AppendJsonString(&out, e.stream);
   out += ",\"type\":";
   AppendJsonString(&out, e.type);
@@ -57,7 +63,13 @@ std::string CommitRequest(const std::vector<StagedEvent>& events) {
       if (e.stream != streams[i]) continue;
       if (!first) out += ',';
       first = false;
-      out += "{\"type\":";
+      out += '{';
+      if (!e.id.empty()) {
+        out += "\"id\":";
+        AppendJsonString(&out, e.id);
+        out += ',';
+      }
+      out += "\"type\":";
       AppendJsonString(&out, e.type);
       out += ",\"data\":" + e.data_json + "}";
     }
@@ -117,13 +129,16 @@ bool StagingFile::Read(std::vector<StagedEvent>* out, bool quiet) {
     simdjson::dom::object o;
     if (parser.parse(line).get_object().get(o) != simdjson::SUCCESS) return BadLine(path_, number, "not a JSON object", quiet);
     StagedEvent e;
-    std::string_view stream, type;
+    std::string_view id, stream, type;
     simdjson::dom::element data;
-    if (o["stream"].get_string().get(stream) != simdjson::SUCCESS ||
+    const bool has_id = o["id"].error() == simdjson::SUCCESS;
+    if ((has_id && o["id"].get_string().get(id) != simdjson::SUCCESS) ||
+        o["stream"].get_string().get(stream) != simdjson::SUCCESS ||
         o["type"].get_string().get(type) != simdjson::SUCCESS || o["data"].get(data) != simdjson::SUCCESS ||
-        o.size() != 3) {
-      return BadLine(path_, number, "a staged event is {\"stream\",\"type\",\"data\"}", quiet);
+        o.size() != (has_id ? 4u : 3u)) {
+      return BadLine(path_, number, "a staged event is {\"id\"?,\"stream\",\"type\",\"data\"}", quiet);
     }
+    e.id = id;
     e.stream = stream;
     e.type = type;
     e.data_json = simdjson::minify(data);

@@ -4,7 +4,11 @@
 // Location: $XDG_CONFIG_HOME/eventful/staged (default ~/.config/eventful/staged); the directory is
 // created 0700, the file 0600. Format: JSON lines, one staged event per line, in staging order:
 //
-//   {"stream":"patient.42","type":"patient-updated","data":{"status":"deceased"}}
+//   {"id":"01J…","stream":"patient.42","type":"patient-updated","data":{"status":"deceased"}}
+//
+// `id` is a ULID chosen at staging time and sent with the event, so a commit whose reply was lost
+// can be retried safely: the server's idempotent ADD returns the stored events instead of storing
+// them twice (PROTOCOL.md §6). Lines without an id (older files) are sent without one.
 //
 // Every access holds an exclusive flock(2) on the file for its whole duration, so an apply that
 // runs during a commit is either part of that commit or still staged after it. The file is changed
@@ -17,6 +21,7 @@
 namespace eventful::cli {
 
 struct StagedEvent {
+  std::string id;  // empty = none
   std::string stream;
   std::string type;
   std::string data_json;  // a JSON object (or string), compact
@@ -26,7 +31,7 @@ struct StagedEvent {
 std::string StagedLine(const StagedEvent& event);
 
 // The ADD argument that commits `events` (not empty):
-// {"streams":[{"stream":S,"events":[{"type":T,"data":D}…]}…]} — streams in the order of their first
+// {"streams":[{"stream":S,"events":[{"id":I,"type":T,"data":D}…]}…]} — streams in the order of their first
 // staged event, each stream's events in staging order (the server rejects a stream twice in one ADD).
 std::string CommitRequest(const std::vector<StagedEvent>& events);
 

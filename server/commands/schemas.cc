@@ -9,6 +9,7 @@
 
 #include "server/command_table.h"
 #include "server/json_request.h"
+#include "storage/hash.h"
 #include "storage/json_text.h"
 #include "storage/schema.h"
 
@@ -50,6 +51,9 @@ std::string DiffJson(const SchemaMap& before, const SchemaMap& after) {
 }
 
 std::string Version(uint64_t v) { return std::to_string(v); }
+
+constexpr size_t kMaxAuditAggregates = 100;
+constexpr size_t kMaxAuditChangesBytes = 64u << 10;
 
 // SCHEMA:CREATE / ALTER / REMOVE: checked against the pending view, then staged.
 void Stage(CommandContext& ctx, std::string_view command) {
@@ -118,19 +122,32 @@ void Migrate(CommandContext& ctx) {
       SchemaMap view;
       if (Status ps = reg.PendingView(&view); !ps.ok()) return ps;
       const std::string changes = ChangesJson(reg.pending);
+      const size_t reg_changes = reg.pending.size();
       const std::string diff = DiffJson(reg.live, view);
       std::set<std::string> touched;
       for (const auto& change : reg.pending) {
         for (auto& a : change.Aggregates()) touched.insert(std::move(a));
       }
+      // The audit event must fit the event size limit whatever was staged: the full list of changes
+      // up to 64 KiB (else only its hash), at most 100 aggregate names.
       std::string aggregates;
-      for (const auto& a : touched) aggregates += (aggregates.empty() ? "" : ",") + a;
+      size_t listed = 0;
+      for (const auto& a : touched) {
+        if (listed++ == kMaxAuditAggregates) {
+          aggregates += " (+" + std::to_string(touched.size() - kMaxAuditAggregates) + " more)";
+          break;
+        }
+        aggregates += (aggregates.empty() ? "" : ",") + a;
+      }
       reg.live = std::move(view);
       reg.pending.clear();
       ++reg.version;
       c.schemas_changed = true;
       audit->type = "schema-migrated";
-      audit->data.fields = {{"aggregates", aggregates}, {"changes", changes}, {"schema_version", Version(reg.version)}};
+      audit->data.fields = {{"aggregates", aggregates}, {"change_count", std::to_string(reg_changes)}};
+      if (changes.size() <= kMaxAuditChangesBytes) audit->data.fields.emplace_back("changes", changes);
+      audit->data.fields.emplace_back("changes_sha256", storage::ToHex(storage::Sha256(changes)));
+      audit->data.fields.emplace_back("schema_version", Version(reg.version));
       *reply = "{\"applied\":true,\"schema_version\":" + Version(reg.version) + ",\"changes\":" + changes +
                ",\"diff\":" + diff + "}";
       return Status::Ok();

@@ -402,12 +402,16 @@ def test_staged_events_are_committed_in_one_add(cli):
     assert stat.S_IMODE(cli.staged.stat().st_mode) == 0o600
     assert stat.S_IMODE(cli.staged.parent.stat().st_mode) == 0o700
     lines = [json.loads(line) for line in cli.staged.read_text().splitlines()]
+    ids = [line.pop("id") for line in lines]
+    assert len(set(ids)) == 3 and all(re.fullmatch(r"[0-9A-Z]{26}", i) for i in ids), ids
     assert lines == [
         {"stream": "cart.7", "type": "cart-created", "data": {"owner": "Ann"}},
         {"stream": "invoice.7", "type": "invoice-drafted", "data": {"amount": "42.50"}},
         {"stream": "cart.7", "type": "item-added", "data": {"sku": "A-1", "note": "say \"hi\"\tplease"}},
     ]
-    assert cli.json_lines("aggregate:apply", "--list", local=True) == lines
+    assert cli.json_lines("aggregate:apply", "--list", local=True) == [
+        dict(line, id=i) for line, i in zip(lines, ids)]
+    before = cli.staged.read_bytes()
     listed = cli.ok("aggregate:apply", "--list", local=True)
     assert listed.startswith("3 events staged in "), listed
     assert "  invoice.7 invoice-drafted {\"amount\":\"42.50\"}\n" in listed
@@ -421,10 +425,17 @@ def test_staged_events_are_committed_in_one_add(cli):
     positions = [e["position"] for e in stored]
     assert positions == list(range(positions[0], positions[0] + 3))
     assert len({e["added_at"] for e in stored}) == 1
+    assert [e["id"] for e in stored] == [ids[0], ids[2], ids[1]], "the staged ids are the events' ids"
     assert stored[1]["data"] == {"sku": "A-1", "note": "say \"hi\"\tplease"}
     assert [e["type"] for e in stream_events(cli.server, "cart.7")] == ["cart-created", "item-added"]
     assert [e["data"] for e in stream_events(cli.server, "invoice.7")] == [{"amount": "42.50"}]
 
+    assert cli.staged.read_text() == ""
+    # A commit whose reply was lost is retried with the same staging file: the ids make the server
+    # return the stored events instead of storing them twice.
+    cli.staged.write_bytes(before)
+    assert cli.json_lines("aggregate:commit") == stored
+    assert len(stream_events(cli.server, "cart.7")) == 2 and len(stream_events(cli.server, "invoice.7")) == 1
     assert cli.staged.read_text() == ""
     assert cli.ok("aggregate:apply", "--list", local=True) == "nothing staged\n"
     assert failed(cli("aggregate:commit"), "nothing staged")

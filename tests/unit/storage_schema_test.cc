@@ -135,6 +135,9 @@ TEST_CASE("ADD validation follows the table of docs/protocol.md") {
   s = ValidateAgainstSchemas(m, false, Add("patient.1", "patient-created", {{"birthdate", std::nullopt}}));
   CHECK(s.code() == Code::kLocked);
   CHECK(s.message() == "field 'birthdate' is locked");
+  // A locked field wins over an undeclared one, whatever their order.
+  s = ValidateAgainstSchemas(m, false, Add("patient.1", "patient-created", {{"aaa", "1"}, {"birthdate", "1"}}));
+  CHECK(s.code() == Code::kLocked);
   StreamAppend opaque = Add("patient.1", "patient-created", {});
   opaque.events[0].data.is_string = true;
   CHECK(ValidateAgainstSchemas(m, false, opaque).code() == Code::kInvalid);

@@ -1451,11 +1451,34 @@ TEST_CASE("live schemas validate ADD in the committer and survive a reopen; thre
   REQUIRE(store->AggregateAt("patient.1", std::nullopt, &a).ok());
   CHECK(a.snapshot_version == std::optional<uint64_t>(13));
 
+  // A crossing with a long fold is stored by the background snapshotter, not by the committer.
+  Schema big;
+  big.aggregate = "big";
+  big.events["t"] = {"n"};
+  big.snapshot_threshold = 1500;
+  RequireOk(AppendSync(*store, LiveSchema(big)));
+  std::vector<EventInput> many;
+  for (int i = 0; i < 1600; ++i) many.push_back(Ev("t", {{"n", std::to_string(i)}}));
+  RequireOk(AppendSync(*store, Req(To("big.1", many))));
+  store->WaitForBackgroundSnapshots();
+  REQUIRE(store->ListSnapshots("big.1", &snaps).ok());
+  REQUIRE(snaps.size() == 1);
+  CHECK(snaps[0].version == 1600);
+  REQUIRE(store->AggregateAt("big.1", std::nullopt, &a).ok());
+  CHECK(a.snapshot_version == std::optional<uint64_t>(1600));
+  CHECK(a.state == std::vector<std::pair<std::string, std::string>>{{"n", "1599"}});
+  // The next crossing folds 1,500 events past it: still over the inline bound, background again.
+  std::vector<EventInput> more(1500, Ev("t", {{"n", "x"}}));
+  RequireOk(AppendSync(*store, Req(To("big.1", more))));
+  store->WaitForBackgroundSnapshots();
+  REQUIRE(store->ListSnapshots("big.1", &snaps).ok());
+  CHECK(snaps.size() == 2);
+
   store.reset();
   store = OpenStore(o);
   REQUIRE(store->Schemas()->live.count("patient") == 1);
   CHECK(store->Schemas()->live.at("patient") == patient);
-  CHECK(store->Schemas()->version == 1);
+  CHECK(store->Schemas()->version == 2);
   CHECK(AppendSync(*store, Req(To("patient.2", {Ev("deleted")}))).status.code() == Code::kInvalid);
 
   StoreOptions strict = o;
