@@ -1202,6 +1202,37 @@ def test_a_long_first_fold_is_snapshotted_in_the_background_and_later_ones_inlin
     assert state_of(c, "long.1")["state"] == fold(stored) and state_of(c, "long.1")["snapshot_version"] == 2710
 
 
+def test_a_kill_during_a_background_snapshot_leaves_no_wrong_state():
+    s = Server().start()
+    try:
+        c = Conn(s)
+        r = s.client()
+        p = r.pipeline(transaction=False)
+        for first in range(0, 3000, 500):
+            p.execute_command("ADD", j({"stream": "long.1", "events": [
+                {"type": "set", "data": {"n": str(first + i), "k": f"k{(first + i) % 11}"}} for i in range(500)]}))
+        p.execute()
+        live(c, {"aggregate": "long", "events": {"set": {"fields": ["k", "n"]}}, "snapshot_threshold": 100})
+        add(c, "long.1", [{"type": "set", "data": {"n": "last", "k": None}}] * 100)  # 3000 -> 3100, background
+        c.close()
+        s.kill()
+        s.start()
+        c = Conn(s)
+        stored = c.ok("GET", {"stream": "long.1", "limit": 10000})
+        assert len(stored) == 3100
+        kept = [(x["version"], x["comment"]) for x in snapshots(c, "long.1")]
+        assert kept in ([], [(3100, "automatic")]), kept
+        for v in (2999, 3000, 3001, 3099, 3100):
+            st = state_of(c, "long.1", v)
+            assert st["state"] == fold(stored[:v]), v
+            assert st["snapshot_version"] == (3100 if kept and v == 3100 else None), (v, st)
+        assert c.ok("VERIFY", {})["ok"] is True
+        c.close()
+        assert s.stop() == 0
+    finally:
+        s.cleanup()
+
+
 def test_state_at_every_version_of_1000_events_with_threshold_37_equals_the_fold_and_no_snapshots(server, c):
     fields = [f"f{i}" for i in range(8)]
     live(c, {"aggregate": "chart", "events": {"updated": {"fields": fields}, "touched": {"fields": []}},
