@@ -17,6 +17,7 @@ refused command, and NOPERM for callers without admin rights.
 import json
 import subprocess
 import threading
+import time
 
 import pytest
 import redis
@@ -503,6 +504,11 @@ def test_archive_commands_need_admin_rights_but_archived_events_stay_readable(wo
         u.close()
     assert fingerprint(c) == before
     assert flags(c, "case.1") == (False, False) and flags(c, "case.2") == (True, True)
+    # A write refused because the stream is archived uses none of the token's budget.
+    u = Conn(server, token)
+    expect_error(u("ADD", {"stream": "case.2", "events": [{"type": "noted"}]}), "LOCKED stream 'case.2' is archived")
+    assert u.ok("TOKEN:INFO")["writes_used"] == 0
+    u.close()
     # An admin token may, and is the actor of the audit event.
     a = Conn(server, admin)
     assert a.ok("AGGREGATE:RESTORE", {"stream": "case.2"})["moved"] == 12
@@ -624,3 +630,29 @@ def test_system_streams_cannot_be_archived_or_restored_and_control_actions_go_on
         "events-archived", "token-generated", "aggregate-archived", "aggregate-restored", "schema-migrated"]
     assert flags(c, "$audit") == (False, False)
     world.unchanged()
+
+
+def test_a_background_snapshot_folds_archived_events_too(world):
+    """A threshold set on a long stream whose events were moved by EVENT:ARCHIVE: the first crossing
+    folds them all on a background thread (more than 1,000 events); the snapshot holds the state."""
+    c, r = world.c, world.r
+    p = r.pipeline(transaction=False)
+    for first in range(0, 2500, 500):
+        p.execute_command("ADD", j({"stream": "long.1", "events": [
+            {"type": "set", "data": {"n": str(first + i), "k": f"k{(first + i) % 7}"}} for i in range(500)]}))
+    p.execute()
+    assert c.ok("EVENT:ARCHIVE", {"stream": "long.1"})["moved"] == 2500
+    c.ok("SCHEMA:CREATE", {"aggregate": "long", "events": {"set": {"fields": ["k", "n", "x"]}}, "snapshot_threshold": 100})
+    c.ok("SCHEMA:MIGRATE", {"apply": True})
+    c.ok("ADD", {"stream": "long.1", "events": [{"type": "set", "data": {"x": str(i), "k": None}} for i in range(100)]})
+    # The one wait in this module: for the background snapshot, by asking (no sleeping).
+    deadline = time.monotonic() + 30
+    while not c.ok("AGGREGATE:SNAPSHOTS", {"stream": "long.1"}):
+        assert time.monotonic() < deadline, "the background snapshot at 2600 never appeared"
+    assert [x["version"] for x in c.ok("AGGREGATE:SNAPSHOTS", {"stream": "long.1"})] == [2600]
+    stored = c.ok("GET", {"stream": "long.1", "limit": 10000})
+    st = c.ok("AGGREGATE:GET", {"stream": "long.1"})
+    assert st["snapshot_version"] == 2600 and st["state"] == fold(stored), st
+    c.ok("AGGREGATE:ARCHIVE", {"stream": "long.1"})
+    assert c.ok("AGGREGATE:GET", {"stream": "long.1"}) == st | {"archived": True, "locked": True}
+    verify_all(c)
