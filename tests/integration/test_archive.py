@@ -155,6 +155,8 @@ def stream_view(r, stream, n, log_size):
     for v in range(0, n + 1):
         p.execute_command("AGGREGATE:GET", j({"stream": stream, "version": v}))
     more = p.execute(raise_on_error=False)
+    errors = [x for x in replies + more if isinstance(x, Exception)]
+    assert not errors, f"reads of {stream} failed: {errors[:3]}"
     states = more[5 * n:]
     # archived / locked are what may change; the state and root may not.
     stable_states = []
@@ -162,7 +164,7 @@ def stream_view(r, stream, n, log_size):
         s = json.loads(s)
         stable_states.append({k: v for k, v in s.items() if k not in ("archived", "locked")})
     head = json.loads(r.execute_command("TREEHEAD", j({"stream": stream})))
-    return {"replies": [x if isinstance(x, (str, int, list)) else repr(x) for x in replies + more[:5 * n]],
+    return {"replies": replies + more[:5 * n],
             "states": stable_states, "summary": summary,
             "treehead": {k: head[k] for k in ("stream", "tree_size", "root", "key_id", "public_key")}}
 
