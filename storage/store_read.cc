@@ -37,7 +37,8 @@ bool MatchesFilter(const LogFilter& f, const Event& e) {
 // AGGREGATE:LIST's summary of a stream: two point reads (first and last event), one seek for the
 // newest snapshot.
 Status Summarize(StoreImpl& impl, const StreamState& st, StreamSummary* out) {
-  for (uint64_t version : {uint64_t{1}, st.frontier.size}) {
+  for (const bool first : {true, false}) {
+    const uint64_t version = first ? 1 : st.frontier.size;
     EventRef ev;
     if (Status s = impl.LoadEvent(st.id, version, &ev); !s.ok()) return s;
     Event e;
@@ -46,7 +47,7 @@ Status Summarize(StoreImpl& impl, const StreamState& st, StreamSummary* out) {
       return Status::Err("storage corruption: stream '" + out->stream + "' has no readable event at version " +
                          std::to_string(version));
     }
-    (version == 1 ? out->created_at : out->updated_at) = e.added_at;
+    (first ? out->created_at : out->updated_at) = e.added_at;
   }
   std::unique_ptr<rocksdb::Iterator> it(impl.db()->NewIterator(rocksdb::ReadOptions(), impl.cf(Cf::kSnapshots)));
   it->SeekForPrev(S(EventKey(st.id, UINT64_MAX)));
