@@ -34,6 +34,7 @@ import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
+from aggregate_model import fold  # noqa: E402
 from harness import MASTER_KEY, Server  # noqa: E402
 
 import redis  # noqa: E402
@@ -60,17 +61,6 @@ def make_events():
             data[f] = None if rng.random() < 0.05 else f"{f}-value-{i}-" + "x" * rng.randint(0, 40)
         events.append({"type": "updated", "data": data})
     return events
-
-
-def fold(events):
-    state = {}
-    for e in events:
-        for k, v in e["data"].items():
-            if v is None:
-                state.pop(k, None)
-            else:
-                state[k] = v
-    return state
 
 
 def free_port():

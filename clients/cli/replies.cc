@@ -77,6 +77,23 @@ bool IsJsonArray(const redisReply* r) {
   return true;
 }
 
+int SendObject(const ConnectionOptions& connection, const std::string& command, const std::string& json,
+               const std::function<void(dom::object)>& human) {
+  Connection c;
+  if (!c.Open(connection)) return 1;
+  Reply reply = Send(c, {command, json});
+  if (reply == nullptr) return 1;
+  dom::parser parser;
+  dom::object o;
+  if (!ParseObject(parser, reply.get(), &o)) return 1;
+  if (connection.json) {
+    PrintLine(Text(reply.get()));
+  } else {
+    human(o);
+  }
+  return 0;
+}
+
 int PrintObjects(const redisReply* reply, bool json, const std::function<void(dom::object)>& human) {
   if (!IsJsonArray(reply)) return 1;
   dom::parser parser;

@@ -41,6 +41,11 @@ bool ParseObject(dom::parser& parser, const redisReply* r, dom::object* out);
 // Sends one command; null (after printing the error) on an I/O failure or an error reply.
 Reply Send(Connection& c, const std::vector<std::string>& args);
 
+// Sends `command json` on a new connection; with --json prints the raw reply, else parses it as one
+// object and hands it to human(). Returns the exit code.
+int SendObject(const ConnectionOptions& connection, const std::string& command, const std::string& json,
+               const std::function<void(dom::object)>& human);
+
 // True when r is an array; prints an error otherwise.
 bool IsJsonArray(const redisReply* r);
 

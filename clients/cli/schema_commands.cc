@@ -61,26 +61,6 @@ bool ReadDocument(const std::string& file, std::string* out) {
   return true;
 }
 
-// Sends `command json`; with --json prints the raw reply, else parses it as one object and hands
-// it to human(). Returns the exit code.
-template <typename Human>
-int SendObject(const ConnectionOptions& connection, const std::string& command, const std::string& json,
-               Human human) {
-  Connection c;
-  if (!c.Open(connection)) return 1;
-  Reply reply = Send(c, {command, json});
-  if (reply == nullptr) return 1;
-  dom::parser parser;
-  dom::object o;
-  if (!ParseObject(parser, reply.get(), &o)) return 1;
-  if (connection.json) {
-    PrintLine(Text(reply.get()));
-  } else {
-    human(o);
-  }
-  return 0;
-}
-
 std::string YesNo(dom::element e) {
   bool b = false;
   if (e.get_bool().get(b) == simdjson::SUCCESS) return b ? "yes" : "no";

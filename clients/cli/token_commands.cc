@@ -54,19 +54,7 @@ void PrintObject(dom::object o, std::string_view skip = {}) {
 
 // Sends `command json`, prints the single-object reply (raw with --json, else PrintObject).
 int SendAndPrintObject(const ConnectionOptions& connection, const std::string& command, const std::string& json) {
-  Connection c;
-  if (!c.Open(connection)) return 1;
-  Reply reply = Send(c, {command, json});
-  if (reply == nullptr) return 1;
-  dom::parser parser;
-  dom::object o;
-  if (!ParseObject(parser, reply.get(), &o)) return 1;
-  if (connection.json) {
-    PrintLine(Text(reply.get()));
-  } else {
-    PrintObject(o);
-  }
-  return 0;
+  return SendObject(connection, command, json, [](dom::object o) { PrintObject(o); });
 }
 
 std::string State(dom::object t, const std::string& now) {

@@ -11,25 +11,13 @@ import time
 
 import pytest
 
+from aggregate_model import fold
 from harness import BIN_DIR, RawClient, RespError, Server
 from integrity_model import leaf_hash, merkle_root
 
 TAMPER = BIN_DIR / "eventful_tamper"
 STREAM = "patient.1000"
 FIELDS = ["name", "status", "ward", "doctor", "note"]
-
-
-def fold(events):
-    state = {}
-    for e in events:
-        if isinstance(e["data"], str):
-            continue
-        for k, v in e["data"].items():
-            if v is None:
-                state.pop(k, None)
-            else:
-                state[k] = v
-    return state
 
 
 def thousand_events(rng):
@@ -161,7 +149,6 @@ def test_a_token_needs_read_rights_for_state_and_write_rights_for_snapshots(worl
         t.execute_command("SNAPSHOT", json.dumps({"stream": STREAM}))
     with pytest.raises(Exception, match="no read permission"):
         t.execute_command("AGGREGATE:GET", json.dumps({"stream": "copy.300"}))
-
 
 
 def test_cli_aggregate_get_and_snapshot(world):

@@ -22,6 +22,7 @@ import time
 import pytest
 import redis
 
+from aggregate_model import fold
 from harness import MASTER_KEY, RawClient, RespError, Server
 from integrity_model import leaf_hash, merkle_root
 from rfc9162 import verify_consistency, verify_inclusion
@@ -202,19 +203,6 @@ def check_independently(view, written):
                                       cons["path"]), (s, v)
         assert view[s]["treehead"]["root"] == merkle_root(leaves)
         assert [st["state"] for st in view[s]["states"]][-1] == fold(evs)
-
-
-def fold(events):
-    state = {}
-    for e in events:
-        if isinstance(e["data"], str):
-            continue
-        for k, v in e["data"].items():
-            if v is None:
-                state.pop(k, None)
-            else:
-                state[k] = v
-    return state
 
 
 def verify_all(c):

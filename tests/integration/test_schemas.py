@@ -32,6 +32,7 @@ import time
 import pytest
 import redis
 
+from aggregate_model import fold
 from harness import BIN_DIR, MASTER_KEY, RawClient, RespError, Server
 from integrity_model import leaf_hash, merkle_root
 
@@ -174,21 +175,6 @@ def state_of(c, stream, version=None):
     reply = c.ok("AGGREGATE:GET", arg)
     assert set(reply) == STATE_KEYS, reply
     return reply
-
-
-def fold(events):
-    """The state after `events`, independently of the server: latest value per field, null removes
-    it, string data leaves the state unchanged."""
-    state = {}
-    for e in events:
-        if isinstance(e["data"], str):
-            continue
-        for k, v in e["data"].items():
-            if v is None:
-                state.pop(k, None)
-            else:
-                state[k] = v
-    return state
 
 
 def mint(c, ident, admin, permissions=None):
