@@ -25,8 +25,8 @@ BIN_DIR = Path(os.environ.get("EVENTFUL_BIN_DIR")
 TIMEOUT = 60
 
 STARTED = re.compile(r"^eventful started \(pid (\d+)\) on (\S+):(\d+)$", re.M)
-MASTER_KEY = re.compile(r"\bevm_[A-Za-z0-9_-]{43}\b")
-DEK = re.compile(r"\bevd_[A-Za-z0-9_-]{43}\b")
+MASTER_KEY = re.compile(r"(?<![A-Za-z0-9_-])evm_[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
+DEK = re.compile(r"(?<![A-Za-z0-9_-])evd_[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
 
 
 def binary(name):

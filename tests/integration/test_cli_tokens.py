@@ -19,8 +19,8 @@ import redis
 from harness import EVENTFUL, MASTER_KEY, Server
 
 TIMEOUT = 60
-AUTH_KEY = re.compile(r"\bevk_[A-Za-z0-9_-]{22,}\b")
-TOKEN = re.compile(r"\bevt_[A-Za-z0-9_-]{22,}\b")
+AUTH_KEY = re.compile(r"(?<![A-Za-z0-9_-])evk_[A-Za-z0-9_-]{22,}(?![A-Za-z0-9_-])")
+TOKEN = re.compile(r"(?<![A-Za-z0-9_-])evt_[A-Za-z0-9_-]{22,}(?![A-Za-z0-9_-])")
 
 
 @pytest.fixture(scope="module")
