@@ -23,7 +23,8 @@ import pytest
 import redis
 
 from aggregate_model import fold
-from harness import MASTER_KEY, RawClient, RespError, Server
+from harness import MASTER_KEY, RawClient, RespError
+from json_conn import Conn, expect_error, j
 from integrity_model import leaf_hash, merkle_root
 from rfc9162 import verify_consistency, verify_inclusion
 
@@ -33,54 +34,6 @@ PATIENT = {"aggregate": "case", "events": {"opened": {"fields": ["n", "who", "no
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-
-def j(obj):
-    return json.dumps(obj, separators=(",", ":"))
-
-
-def decode(reply):
-    if isinstance(reply, list):
-        return [decode(r) for r in reply]
-    if isinstance(reply, bytes):
-        try:
-            return json.loads(reply)
-        except ValueError:
-            return reply.decode()
-    return reply
-
-
-class Conn:
-    """A raw-socket connection: exact replies (errors keep their code), JSON bulks decoded."""
-
-    def __init__(self, server, secret=MASTER_KEY):
-        self.rc = RawClient(server, auth=False)
-        if secret is not None:
-            assert self.rc.call("AUTH", secret) == "OK"
-
-    def __call__(self, name, *args):
-        return decode(self.rc.call(name, *[a if isinstance(a, str) else j(a) for a in args]))
-
-    def ok(self, name, *args):
-        reply = self(name, *args)
-        assert not isinstance(reply, RespError), (name, args, reply)
-        return reply
-
-    def close(self):
-        self.rc.close()
-
-
-def expect_error(reply, expected, what=""):
-    """`expected` is a whole error line (the documented text, which the server may follow with an
-    explanation after a space), or only its code where the text is not contracted."""
-    assert isinstance(reply, RespError), f"{what}: expected -{expected}, got {reply!r}"
-    if " " in expected:
-        # The documented message, optionally followed by an explanation after a space.
-        assert str(reply) == expected or str(reply).startswith(expected + " "), \
-            f"{what}: expected -{expected}, got -{reply}"
-        if str(reply) != expected:
-            print(f"note: -{expected} is sent as -{reply}")
-    else:
-        assert reply.code == expected, f"{what}: expected code {expected}, got -{reply}"
 
 
 def audit(c):
@@ -409,7 +362,7 @@ def test_event_archive_moves_events_but_keeps_the_stream_writable(world):
 
 
 def test_archive_commands_through_redis_py_redis_cli_and_resp3(world):
-    c, server = world.c, world.server
+    server = world.server
     r = server.client()
     assert json.loads(r.execute_command("AGGREGATE:ARCHIVE", j({"stream": "case.1"})))["archived"] is True
     out, code = server.cli("AGGREGATE:RESTORE", j({"stream": "case.1"}), resp3=True)
