@@ -16,7 +16,7 @@ import subprocess
 import pytest
 import redis
 
-from harness import EVENTFUL, MASTER_KEY, Server
+from harness import EVENTFUL, MASTER_KEY
 
 TIMEOUT = 60
 AUTH_KEY = re.compile(r"(?<![A-Za-z0-9_-])evk_[A-Za-z0-9_-]{22,}(?![A-Za-z0-9_-])")
@@ -24,13 +24,8 @@ TOKEN = re.compile(r"(?<![A-Za-z0-9_-])evt_[A-Za-z0-9_-]{22,}(?![A-Za-z0-9_-])")
 
 
 @pytest.fixture(scope="module")
-def server():
-    s = Server().start()
-    try:
-        yield s
-        assert s.stop() == 0, "server did not shut down cleanly:\n" + "".join(s.output)
-    finally:
-        s.cleanup()
+def server(shared_server):
+    return shared_server
 
 
 class Cli:
